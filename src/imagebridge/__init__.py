@@ -1,0 +1,79 @@
+"""imagebridge: one canonical image request for every image-generation provider.
+
+    >>> from imagebridge import ImageClient
+    >>> with ImageClient("geeknow") as client:                      # doctest: +SKIP
+    ...     result = client.generate("a red cube", model="gpt-image-1", size="1:1")
+    ...     result.save("out/")
+
+Providers are plugins (see :mod:`imagebridge.hookspecs` and :mod:`imagebridge.adapter`).
+"""
+
+from __future__ import annotations
+
+from ._capabilities import Capabilities
+from ._client import AsyncImageClient, ImageClient
+from ._errors import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ContentPolicyError,
+    ImageBridgeError,
+    ImageTimeoutError,
+    InsufficientBalanceError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    PluginError,
+    Problem,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+    TaskFailedError,
+)
+from ._flow import Progress
+from ._inputs import ImageInput
+from ._plugins import Registry, create_registry, default_registry
+from ._preflight import ImageWarning
+from ._request import ImageRequest
+from ._result import GeneratedImage, ImageResult, Usage
+from ._tasks import TaskHandle
+from .hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "AsyncImageClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "Capabilities",
+    "ConfigurationError",
+    "ContentPolicyError",
+    "GeneratedImage",
+    "ImageBridgeError",
+    "ImageClient",
+    "ImageInput",
+    "ImageRequest",
+    "ImageResult",
+    "ImageTimeoutError",
+    "ImageWarning",
+    "InsufficientBalanceError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PluginError",
+    "Problem",
+    "Progress",
+    "ProviderError",
+    "RateLimitError",
+    "Registry",
+    "ServerError",
+    "TaskFailedError",
+    "TaskHandle",
+    "Usage",
+    "__version__",
+    "create_registry",
+    "default_registry",
+    "hookimpl",
+]

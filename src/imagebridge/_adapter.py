@@ -1,0 +1,139 @@
+"""The base class of every provider adapter.
+
+An adapter translates one dialect. It declares what each model supports
+(:meth:`Adapter.capabilities`) and turns a validated :class:`~imagebridge.adapter.Plan` into
+a sans-I/O flow (see :mod:`imagebridge._flow`): it builds :class:`httpx.Request` objects and
+parses responses into :class:`~imagebridge.ImageResult`. It never sees the API key (the
+driver adds credentials, to the API's own origin only) and never opens a socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel
+
+from ._capabilities import Capabilities
+from ._errors import ConfigurationError, ProviderError
+from ._flow import Flow
+from ._preflight import Plan
+from ._provider_errors import ErrorCodes, error_from_response
+from ._result import ImageResult
+from ._tasks import TaskHandle
+
+__all__ = ["Adapter"]
+
+
+class Adapter:
+    """Subclass this to add a provider. Class attributes describe it; methods translate.
+
+    Required: ``name``, ``capabilities()`` and ``generate()``. Providers that edit override
+    ``edit()``; providers with asynchronous tasks override ``submit()`` and ``wait()``.
+    """
+
+    #: The provider name users pass (``ImageClient("name")``); also the env-var prefix.
+    name: ClassVar[str] = ""
+    #: One line for ``imagebridge providers``.
+    description: ClassVar[str] = ""
+    default_base_url: ClassVar[str | None] = None
+    default_model: ClassVar[str] = ""
+    #: Models this adapter knows; others are sent unchecked, with a warning.
+    models: ClassVar[tuple[str, ...]] = ()
+    requires_api_key: ClassVar[bool] = True
+    #: Provider error codes beyond the common ones, mapped to error classes.
+    error_codes: ClassVar[ErrorCodes] = {}
+    #: A pydantic model (``extra="forbid"``) for ``provider_options[name]``; None for none.
+    options_model: ClassVar[type[BaseModel] | None] = None
+    #: Whether result downloads from the API's own origin need the API key.
+    download_auth: ClassVar[bool] = False
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} at {self.base_url}>"
+
+    @classmethod
+    def env_prefix(cls) -> str:
+        return cls.name.upper().replace("-", "_").replace(".", "_")
+
+    # -- declarations -----------------------------------------------------------------------
+    def capabilities(self, model: str) -> Capabilities:
+        """What ``model`` supports on this provider (unknown models: ``known=False``)."""
+        raise NotImplementedError
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        """The headers that carry the key (Bearer by default)."""
+        return {"Authorization": f"Bearer {api_key}"}
+
+    # -- flows --------------------------------------------------------------------------------
+    def generate(self, plan: Plan) -> Flow[ImageResult]:
+        """Text (and reference images) to images, for ``plan.n`` images."""
+        raise NotImplementedError
+
+    def edit(self, plan: Plan) -> Flow[ImageResult]:
+        """Edit ``plan.request.reference_images`` (with ``plan.request.mask``)."""
+        raise ConfigurationError(f"{self.name} does not support edits")
+
+    def submit(self, plan: Plan) -> Flow[TaskHandle]:
+        """Submit an asynchronous task and return its handle without waiting."""
+        raise ConfigurationError(f"{self.name} has no asynchronous tasks")
+
+    def wait(self, task: TaskHandle) -> Flow[ImageResult]:
+        """Poll an accepted task until it ends; return its images."""
+        raise ConfigurationError(f"{self.name} has no asynchronous tasks")
+
+    # -- helpers for subclasses -----------------------------------------------------------------
+    def url(self, path: str) -> str:
+        """``base_url`` joined with ``path`` (``"/images/generations"``)."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def resolve_url(self, url: str) -> str:
+        """An absolute URL for a result link: relative links resolve against the base URL's
+        origin with their query string (signature) kept intact."""
+        if url.startswith(("http://", "https://", "data:")):
+            return url
+        return str(httpx.URL(self.base_url).join(url))
+
+    def error(
+        self, response: httpx.Response, *, task_id: str | None = None
+    ) -> ProviderError:
+        """The library error for an error response (code table: common + ``error_codes``)."""
+        return error_from_response(
+            response, provider=self.name, codes=self.error_codes or None, task_id=task_id
+        )
+
+    def json(self, response: httpx.Response, *, task_id: str | None = None) -> Any:
+        """The JSON body of a successful response; an error response or a body that is not
+        JSON raises the matching :class:`ProviderError`."""
+        if response.is_error:
+            raise self.error(response, task_id=task_id)
+        try:
+            return response.json()
+        except ValueError:
+            raise _unreadable(self.name, response, task_id) from None
+
+    def mapping(
+        self, response: httpx.Response, *, task_id: str | None = None
+    ) -> Mapping[str, Any]:
+        """Like :meth:`json`, and the body must be a JSON object."""
+        body = self.json(response, task_id=task_id)
+        if not isinstance(body, Mapping):
+            raise _unreadable(self.name, response, task_id)
+        return body
+
+
+def _unreadable(provider: str, response: httpx.Response, task_id: str | None) -> ProviderError:
+    from ._errors import ServerError
+
+    error = error_from_response(response, provider=provider, task_id=task_id)
+    return ServerError(
+        f"unexpected response body: {error.message[:200]}",
+        provider=provider,
+        status_code=response.status_code,
+        code="unexpected_response",
+        task_id=task_id,
+        body=error.body,
+    )

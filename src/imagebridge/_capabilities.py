@@ -1,0 +1,89 @@
+"""What a provider's model supports, declared once by its adapter.
+
+The same declaration drives pre-flight validation (:mod:`imagebridge._preflight`), the
+``imagebridge providers`` listing, the generated provider documentation and the conformance
+kit's skips and negative tests. ``None`` for an option means "not supported": a request that
+sets it is rejected before any HTTP request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._sizes import RESOLUTIONS, SizeTable
+
+__all__ = ["Capabilities"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capabilities:
+    """The declared abilities of one model served by one provider.
+
+    Sizes are accepted in three ways, checked in this order:
+
+    * ``sizes``: an explicit list of ``"WxH"`` sizes (dall-e-3), or empty for any size
+      that fits the pixel rule (``size_multiple_of``, ``aspect_range``, ``max_pixels``,
+      ``max_edge``, ``min_edge``);
+    * ``size_presets``: ratio -> tier -> pixels, for canonical ``W:H`` + ``resolution``;
+    * ``native_ratio``: the wire itself takes ``W:H`` and a resolution tier (then presets
+      give the pixel size to expect, and ``resolutions`` lists the tiers).
+    """
+
+    model: str = ""
+    # sizes
+    sizes: tuple[str, ...] = ()
+    size_multiple_of: int | None = None
+    aspect_range: tuple[float, float] | None = None
+    max_pixels: int | None = None
+    max_edge: int | None = None
+    min_edge: int | None = None
+    size_presets: SizeTable = field(default_factory=dict)
+    size_auto: bool = False
+    native_ratio: bool = False
+    resolutions: tuple[str, ...] = RESOLUTIONS
+    # how many images
+    max_n: int = 10
+    max_images_per_call: int = 1
+    # options; None = not supported
+    qualities: tuple[str, ...] | None = None
+    styles: tuple[str, ...] | None = None
+    output_formats: tuple[str, ...] | None = None
+    output_compression: bool = False
+    backgrounds: tuple[str, ...] | None = None
+    moderations: tuple[str, ...] | None = None
+    user: bool = True
+    max_prompt_chars: int | None = None
+    # input images
+    max_reference_images: int = 0
+    max_input_image_bytes: int | None = None
+    edits: bool = False
+    max_edit_images: int = 0
+    mask: bool = False
+    # flow
+    async_tasks: bool = False
+    #: False when the model is not in the adapter's list and nothing was checked for it.
+    known: bool = True
+
+    def replace(self, **changes: Any) -> Capabilities:
+        """A copy with some fields changed (for plugins refining a model's declaration)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def free_pixels(self) -> bool:
+        """True when any ``WxH`` that fits the pixel rule is accepted."""
+        return not self.sizes and self.size_multiple_of is not None
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly description (for ``imagebridge providers --json`` and the docs)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Mapping):
+                value = {k: dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out

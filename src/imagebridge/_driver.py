@@ -1,0 +1,334 @@
+"""The two drivers that run sans-I/O adapter flows: one sync, one async.
+
+Everything that is not waiting on I/O lives in :class:`_DriverBase` and is shared: which
+requests get credentials (only those to the API's own origin), per-request timeouts cut to
+the job's overall deadline, turning transport failures into library errors, progress
+reports, keeping an accepted task's id on every later error, and scrubbing secrets. The
+sync and async subclasses differ only in how they send, stream and sleep.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
+
+import httpx
+
+from ._clock import Clock
+from ._errors import APIConnectionError, ImageBridgeError, ImageTimeoutError, ProviderError
+from ._flow import Accepted, Flow, Progress, Sleep
+from ._redact import Redactor
+from ._tasks import TaskHandle
+
+T = TypeVar("T")
+logger = logging.getLogger("imagebridge")
+
+ProgressCallback = Callable[[Progress], None]
+Observer = Callable[[httpx.Request, "httpx.Response | None"], None]
+
+_CHUNK = 64 * 1024
+
+
+class _Job:
+    """The state of one running flow: its deadline and, once accepted, its task."""
+
+    __slots__ = ("deadline", "on_progress", "task", "timeout")
+
+    def __init__(
+        self, timeout: float | None, now: float, on_progress: ProgressCallback | None
+    ) -> None:
+        self.timeout = timeout
+        self.deadline = None if timeout is None else now + timeout
+        self.task: TaskHandle | None = None
+        self.on_progress = on_progress
+
+
+class _DriverBase:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        auth_headers: dict[str, str],
+        request_timeout: httpx.Timeout,
+        clock: Clock,
+        redactor: Redactor,
+        observer: Observer | None = None,
+        on_progress: ProgressCallback | None = None,
+        download_auth: bool = False,
+    ) -> None:
+        url = httpx.URL(base_url)
+        self.provider = provider
+        self._origin = (url.scheme, url.host, url.port)
+        self._auth_headers = auth_headers
+        self._request_timeout = request_timeout
+        self._clock = clock
+        self._redactor = redactor
+        self._observer = observer
+        self._on_progress = on_progress
+        self._download_auth = download_auth
+
+    # -- requests ---------------------------------------------------------------------------
+    def _same_origin(self, url: httpx.URL) -> bool:
+        return (url.scheme, url.host, url.port) == self._origin
+
+    def _prepare(self, request: httpx.Request, job: _Job | None, *, auth: bool = True) -> None:
+        """Add credentials (API origin only) and a timeout that respects the deadline."""
+        if self._observer is not None:
+            self._observer(request, None)
+        if auth and self._auth_headers and self._same_origin(request.url):
+            request.headers.update(self._auth_headers)
+        timeout = self._request_timeout
+        if job is not None and job.deadline is not None:
+            remaining = job.deadline - self._clock.monotonic()
+            if remaining <= 0:
+                raise self._timeout(job)
+            timeout = httpx.Timeout(
+                connect=_min(timeout.connect, remaining),
+                read=_min(timeout.read, remaining),
+                write=_min(timeout.write, remaining),
+                pool=_min(timeout.pool, remaining),
+            )
+        request.extensions["timeout"] = timeout.as_dict()
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("-> %s %s", request.method, self._redactor.text(str(request.url)))
+
+    def _received(self, request: httpx.Request, response: httpx.Response) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "<- %s %s %s", response.status_code, request.method,
+                self._redactor.text(str(request.url)),
+            )
+        if self._observer is not None:
+            self._observer(request, response)
+
+    def _transport_error(self, exc: httpx.HTTPError, job: _Job | None) -> ImageBridgeError:
+        if job is not None and job.deadline is not None and self._clock.monotonic() >= job.deadline:
+            return self._timeout(job)
+        sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        detail = self._redactor.text(str(exc)) or type(exc).__name__
+        return APIConnectionError(
+            f"request to {self.provider} {kind}: {detail}", provider=self.provider, sent=sent
+        )
+
+    def _timeout(self, job: _Job) -> ImageTimeoutError:
+        error = ImageTimeoutError(
+            f"{self.provider} did not finish within the {job.timeout:g} s deadline",
+            provider=self.provider,
+            timeout=job.timeout,
+        )
+        return error
+
+    # -- effects that need no I/O -----------------------------------------------------------
+    def _sleep_seconds(self, effect: Sleep, job: _Job) -> float:
+        if job.deadline is not None and self._clock.monotonic() + effect.seconds >= job.deadline:
+            raise self._timeout(job)
+        return max(0.0, effect.seconds)
+
+    def _note(self, effect: Progress | Accepted, job: _Job) -> None:
+        if isinstance(effect, Accepted):
+            job.task = effect.task
+            effect = Progress("queued", task_id=effect.task.task_id, provider=self.provider)
+        callback = job.on_progress or self._on_progress
+        if callback is not None:
+            callback(effect)
+
+    def _fail(self, error: ImageBridgeError, job: _Job) -> ImageBridgeError:
+        """Keep the task on the error and make sure no secret is in it."""
+        if job.task is not None:
+            error.task = job.task
+            if error.task_id is None:
+                error.task_id = job.task.task_id
+        if self._redactor:
+            error.message = self._redactor.text(error.message)
+            error.args = tuple(
+                self._redactor.text(a) if isinstance(a, str) else a for a in error.args
+            )
+            if isinstance(error, ProviderError):
+                error.body = self._redactor.obj(error.body)
+        return error
+
+    def _job(self, timeout: float | None, on_progress: ProgressCallback | None) -> _Job:
+        return _Job(timeout, self._clock.monotonic(), on_progress)
+
+
+def _min(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
+
+
+class SyncDriver(_DriverBase):
+    """Runs flows with an :class:`httpx.Client`."""
+
+    def __init__(self, http: httpx.Client, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._http = http
+
+    def run(
+        self,
+        flow: Flow[T],
+        *,
+        timeout: float | None,
+        on_progress: ProgressCallback | None = None,
+    ) -> T:
+        job = self._job(timeout, on_progress)
+        reply: httpx.Response | None = None
+        pending: ImageBridgeError | None = None
+        try:
+            while True:
+                try:
+                    effect = flow.send(reply) if pending is None else flow.throw(pending)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                reply, pending = None, None
+                if isinstance(effect, httpx.Request):
+                    try:
+                        reply = self._send(effect, job)
+                    except APIConnectionError as exc:
+                        pending = exc
+                elif isinstance(effect, Sleep):
+                    self._clock.sleep(self._sleep_seconds(effect, job))
+                else:
+                    self._note(effect, job)
+        except ImageBridgeError as error:
+            raise self._fail(error, job) from error.__cause__
+        finally:
+            flow.close()
+
+    def _send(self, request: httpx.Request, job: _Job) -> httpx.Response:
+        self._prepare(request, job)
+        try:
+            response = self._http.send(request)
+            response.read()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, job) from exc
+        self._received(request, response)
+        return response
+
+    # -- downloads (GeneratedImage.read/save) -------------------------------------------------
+    def fetch(self, url: str) -> bytes:
+        request = self._http.build_request("GET", url)
+        self._prepare(request, None, auth=self._download_auth)
+        try:
+            response = self._http.send(request, follow_redirects=True)
+            response.read()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, None) from exc
+        self._received(request, response)
+        _check_download(response, self.provider)
+        return response.content
+
+    def fetch_to(self, url: str, file: IO[bytes]) -> bytes:
+        """Stream a download into ``file``; return its first bytes (for sniffing)."""
+        request = self._http.build_request("GET", url)
+        self._prepare(request, None, auth=self._download_auth)
+        head = b""
+        try:
+            response = self._http.send(request, stream=True, follow_redirects=True)
+            try:
+                if response.is_error:
+                    response.read()
+                    _check_download(response, self.provider)
+                for chunk in response.iter_bytes(_CHUNK):
+                    if len(head) < 4096:
+                        head += chunk[: 4096 - len(head)]
+                    file.write(chunk)
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, None) from exc
+        self._received(request, response)
+        return head
+
+
+class AsyncDriver(_DriverBase):
+    """Runs flows with an :class:`httpx.AsyncClient`."""
+
+    def __init__(self, http: httpx.AsyncClient, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._http = http
+
+    async def run(
+        self,
+        flow: Flow[T],
+        *,
+        timeout: float | None,
+        on_progress: ProgressCallback | None = None,
+    ) -> T:
+        job = self._job(timeout, on_progress)
+        reply: httpx.Response | None = None
+        pending: ImageBridgeError | None = None
+        try:
+            while True:
+                try:
+                    effect = flow.send(reply) if pending is None else flow.throw(pending)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                reply, pending = None, None
+                if isinstance(effect, httpx.Request):
+                    try:
+                        reply = await self._send(effect, job)
+                    except APIConnectionError as exc:
+                        pending = exc
+                elif isinstance(effect, Sleep):
+                    await self._clock.asleep(self._sleep_seconds(effect, job))
+                else:
+                    self._note(effect, job)
+        except ImageBridgeError as error:
+            raise self._fail(error, job) from error.__cause__
+        finally:
+            flow.close()
+
+    async def _send(self, request: httpx.Request, job: _Job) -> httpx.Response:
+        self._prepare(request, job)
+        try:
+            response = await self._http.send(request)
+            await response.aread()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, job) from exc
+        self._received(request, response)
+        return response
+
+    async def afetch(self, url: str) -> bytes:
+        request = self._http.build_request("GET", url)
+        self._prepare(request, None, auth=self._download_auth)
+        try:
+            response = await self._http.send(request, follow_redirects=True)
+            await response.aread()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, None) from exc
+        self._received(request, response)
+        _check_download(response, self.provider)
+        return response.content
+
+    async def afetch_to(self, url: str, file: IO[bytes]) -> bytes:
+        request = self._http.build_request("GET", url)
+        self._prepare(request, None, auth=self._download_auth)
+        head = b""
+        try:
+            response = await self._http.send(request, stream=True, follow_redirects=True)
+            try:
+                if response.is_error:
+                    await response.aread()
+                    _check_download(response, self.provider)
+                async for chunk in response.aiter_bytes(_CHUNK):
+                    if len(head) < 4096:
+                        head += chunk[: 4096 - len(head)]
+                    file.write(chunk)
+            finally:
+                await response.aclose()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, None) from exc
+        self._received(request, response)
+        return head
+
+
+def _check_download(response: httpx.Response, provider: str) -> None:
+    if response.is_error:
+        from ._provider_errors import error_from_response
+
+        error = error_from_response(response, provider=provider)
+        error.message = f"downloading the image failed: {error.message}"
+        error.args = (error.message,)
+        raise error

@@ -1,0 +1,245 @@
+"""The exceptions imagebridge raises.
+
+Every error the library raises on purpose derives from :class:`ImageBridgeError`::
+
+    ImageBridgeError
+    ├── InvalidRequestError ............ caught before any HTTP request (also a ValueError)
+    ├── ConfigurationError ............. unknown provider, missing key or base URL
+    │   └── PluginError ................ a plugin failed to load or has a bad hook
+    ├── APIConnectionError ............. no HTTP response (connection refused, reset, DNS)
+    ├── ImageTimeoutError .............. the job's overall deadline passed (also a TimeoutError)
+    └── ProviderError .................. the provider answered with an error
+        ├── BadRequestError ............ the provider rejected the request (400/422)
+        ├── AuthenticationError ........ 401: missing or wrong API key
+        ├── PermissionDeniedError ...... 403: the key may not use this model or endpoint
+        ├── InsufficientBalanceError ... 402, insufficient_quota, billing limits
+        ├── NotFoundError .............. 404: unknown task or endpoint
+        ├── RateLimitError ............. 429 and provider rate limits (``retry_after``)
+        ├── ContentPolicyError ......... the prompt or an image was refused by moderation
+        ├── ServerError ................ 5xx, upstream failures, HTML error pages
+        └── TaskFailedError ............ an accepted async task ended as failed
+
+Errors that happen after a provider accepted a task carry its ``task_id`` (and the
+resumable ``task`` handle when there is one): that image is paid for and can be fetched later.
+
+No error ever holds an API key: messages are scrubbed of the client's secrets before an
+error is built (see :func:`imagebridge._redact.scrub`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._result import ImageResult
+    from ._tasks import TaskHandle
+
+__all__ = [
+    "APIConnectionError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ContentPolicyError",
+    "ImageBridgeError",
+    "ImageTimeoutError",
+    "InsufficientBalanceError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PluginError",
+    "Problem",
+    "ProviderError",
+    "RateLimitError",
+    "ServerError",
+    "TaskFailedError",
+]
+
+
+class ImageBridgeError(Exception):
+    """Base class of every error imagebridge raises on purpose."""
+
+    task_id: str | None = None
+    task: TaskHandle | None = None
+    #: When a request split into several calls failed part-way, the images already made.
+    partial: ImageResult | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        if self.task_id and "task " + self.task_id not in self.message:
+            return f"{self.message} (task {self.task_id} was accepted; resume it with wait())"
+        return self.message
+
+
+class Problem:
+    """One reason a request cannot be sent: the field, the value given and what is allowed."""
+
+    __slots__ = ("allowed", "field", "reason", "value")
+
+    def __init__(
+        self, field: str, value: Any, reason: str, allowed: Sequence[str] | str | None = None
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        self.allowed = allowed
+
+    def __str__(self) -> str:
+        text = f"{self.field}={_short_repr(self.value)}: {self.reason}"
+        if self.allowed:
+            allowed = self.allowed if isinstance(self.allowed, str) else ", ".join(self.allowed)
+            text += f" (allowed: {allowed})"
+        return text
+
+    def __repr__(self) -> str:
+        return f"Problem({self})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Problem) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+def _short_repr(value: Any) -> str:
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class InvalidRequestError(ImageBridgeError, ValueError):
+    """The request cannot be honoured; raised before any HTTP request is made.
+
+    ``problems`` lists every reason found, each naming the field, the value and what is allowed.
+    """
+
+    def __init__(self, problems: Sequence[Problem], *, provider: str | None = None) -> None:
+        self.problems = list(problems)
+        self.provider = provider
+        where = f" for provider {provider!r}" if provider else ""
+        if len(self.problems) == 1:
+            message = f"invalid request{where}: {self.problems[0]}"
+        else:
+            lines = "".join(f"\n  - {p}" for p in self.problems)
+            message = f"invalid request{where}: {len(self.problems)} problems:{lines}"
+        super().__init__(message)
+
+    @property
+    def field(self) -> str:
+        """The field of the first problem."""
+        return self.problems[0].field if self.problems else ""
+
+
+class ConfigurationError(ImageBridgeError):
+    """The client cannot be set up: unknown provider, missing API key or base URL."""
+
+
+class PluginError(ConfigurationError):
+    """A plugin failed to load or declares a hook imagebridge does not know."""
+
+
+class APIConnectionError(ImageBridgeError):
+    """No HTTP response was received (connection refused or reset, DNS failure, read error)."""
+
+    def __init__(self, message: str, *, provider: str | None = None, sent: bool = True) -> None:
+        super().__init__(message)
+        self.provider = provider
+        #: False when the failure happened before the request was written (safe to re-send).
+        self.sent = sent
+
+
+class ImageTimeoutError(ImageBridgeError, TimeoutError):
+    """The overall deadline of the job passed (submit, polling and download included)."""
+
+    def __init__(self, message: str, *, provider: str | None = None, timeout: float | None = None):
+        super().__init__(message)
+        self.provider = provider
+        self.timeout = timeout
+
+
+class ProviderError(ImageBridgeError):
+    """The provider answered with an error.
+
+    Attributes: ``provider``, ``status_code`` (None for a failed task), ``code`` (the provider's
+    error code as a string, "" when it sent none), ``error_type``, ``param``, ``request_id`` and
+    ``body`` (the parsed error body, never containing a secret sent by this client).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status_code: int | None = None,
+        code: str = "",
+        error_type: str = "",
+        param: str | None = None,
+        request_id: str | None = None,
+        task_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status_code = status_code
+        self.code = code
+        self.error_type = error_type
+        self.param = param
+        self.request_id = request_id
+        self.task_id = task_id
+        self.body = body
+
+    def __str__(self) -> str:
+        bits = [self.provider]
+        if self.status_code is not None:
+            bits.append(f"HTTP {self.status_code}")
+        if self.code:
+            bits.append(self.code)
+        return f"[{' '.join(bits)}] {super().__str__()}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(provider={self.provider!r}, status_code={self.status_code!r},"
+            f" code={self.code!r}, message={self.message!r})"
+        )
+
+
+class BadRequestError(ProviderError):
+    """The provider rejected the request as invalid."""
+
+
+class AuthenticationError(ProviderError):
+    """The API key is missing or wrong."""
+
+
+class PermissionDeniedError(ProviderError):
+    """The API key may not use this model or endpoint."""
+
+
+class InsufficientBalanceError(ProviderError):
+    """The account has no balance or quota left."""
+
+
+class NotFoundError(ProviderError):
+    """The task, model or endpoint does not exist."""
+
+
+class RateLimitError(ProviderError):
+    """Too many requests; ``retry_after`` is the wait the provider asked for, in seconds."""
+
+    retry_after: float | None = None
+
+
+class ContentPolicyError(ProviderError):
+    """The prompt or an input image was refused by the provider's moderation."""
+
+
+class ServerError(ProviderError):
+    """The provider or its upstream failed (5xx, HTML error page, upstream error)."""
+
+
+class TaskFailedError(ProviderError):
+    """An accepted asynchronous task ended as failed; ``code`` is the provider's failure code."""

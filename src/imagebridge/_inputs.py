@@ -1,0 +1,149 @@
+"""Input images (references and masks): a local path, bytes, an http(s) URL, a data URL or base64.
+
+Local files are read only when given explicitly as a :class:`pathlib.Path` (or through
+:meth:`ImageInput.from_path`); a string is never opened as a file, so text coming from a
+prompt template or a web form cannot make the library read a local file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ._imageinfo import sniff_media_type
+
+InputKind = Literal["path", "bytes", "url", "data_url", "base64"]
+
+_BASE64 = re.compile(r"^[A-Za-z0-9+/\s]+={0,2}\s*$")
+_DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w-]+=[^;,]*)*)(;base64)?,", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInput:
+    """One input image. Build it with :meth:`of`; it is cheap and reads nothing until sent."""
+
+    kind: InputKind
+    value: str | bytes | Path
+
+    @classmethod
+    def of(cls, value: Any) -> ImageInput:
+        """Classify a user value; raise ValueError saying what is accepted."""
+        if isinstance(value, ImageInput):
+            return value
+        if isinstance(value, os.PathLike):
+            return cls.from_path(Path(value))
+        if isinstance(value, bytes | bytearray | memoryview):
+            data = bytes(value)
+            if not data:
+                raise ValueError("image bytes are empty")
+            return cls("bytes", data)
+        if not isinstance(value, str):
+            raise ValueError(
+                f"expected a pathlib.Path, bytes, an http(s) URL, a data URL or base64, got"
+                f" {type(value).__name__}"
+            )
+        text = value.strip()
+        lower = text[:8].lower()
+        if lower.startswith("blob:"):
+            raise ValueError(
+                "browser blob: URLs cannot be sent; upload the image or pass it as a data URL"
+            )
+        if lower.startswith(("http://", "https://")):
+            return cls("url", text)
+        if lower.startswith("data:"):
+            if not _DATA_URL.match(text) or ";base64," not in text[:200].lower():
+                raise ValueError("data URL must be of the form data:<media type>;base64,<data>")
+            return cls("data_url", text)
+        if len(text) >= 16 and _BASE64.match(text):
+            try:
+                base64.b64decode(text, validate=False)
+            except (binascii.Error, ValueError):
+                pass
+            else:
+                return cls("base64", text)
+        raise ValueError(
+            f"the string {_preview(text)} is not an http(s) URL, a data URL or base64;"
+            " to send a local file pass a pathlib.Path"
+        )
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> ImageInput:
+        """A local file, checked to exist now and read when the request is built."""
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ValueError(f"no such file: {str(p)!r}")
+        return cls("path", p)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.kind == "url"
+
+    def describe(self) -> str:
+        """A short, secret-free label for messages: the path, the URL or the byte count."""
+        if self.kind == "path":
+            return str(self.value)
+        if self.kind == "url":
+            return _preview(str(self.value))
+        return f"<{self.kind}, {self.size_bytes()} bytes>"
+
+    def size_bytes(self) -> int | None:
+        """The size of the image in bytes, without reading it; None for a remote URL."""
+        if self.kind == "path":
+            assert isinstance(self.value, Path)
+            return self.value.stat().st_size
+        if isinstance(self.value, bytes):
+            return len(self.value)
+        if self.kind in ("data_url", "base64"):
+            text = str(self.value)
+            payload = text.partition(",")[2] if self.kind == "data_url" else text
+            stripped = len(payload.strip())
+            return stripped * 3 // 4 - payload.rstrip().count("=", -2)
+        return None
+
+    def read(self) -> bytes:
+        """The image bytes (decoded for data URLs and base64). A remote URL is not fetched."""
+        if self.kind == "path":
+            assert isinstance(self.value, Path)
+            return self.value.read_bytes()
+        if self.kind == "bytes":
+            assert isinstance(self.value, bytes)
+            return self.value
+        if self.kind == "data_url":
+            return base64.b64decode(str(self.value).partition(",")[2])
+        if self.kind == "base64":
+            return base64.b64decode(str(self.value))
+        raise ValueError(f"{self.describe()} is a remote URL; it is sent as a URL, not read")
+
+    def media_type(self) -> str:
+        """The media type, sniffed from the bytes (a data URL's declared type is not trusted)."""
+        return sniff_media_type(self.read()[:64]) or "application/octet-stream"
+
+    def filename(self, index: int = 0) -> str:
+        if self.kind == "path":
+            assert isinstance(self.value, Path)
+            return self.value.name
+        extension = self.media_type().rpartition("/")[2].replace("jpeg", "jpg")
+        return f"image-{index}.{extension if extension != 'octet-stream' else 'bin'}"
+
+    def as_url(self) -> str:
+        """An http(s) URL as given; anything else as a ``data:`` URL."""
+        if self.kind in ("url", "data_url"):
+            return str(self.value)
+        data = self.read()
+        media = sniff_media_type(data[:64]) or "application/octet-stream"
+        return f"data:{media};base64,{base64.b64encode(data).decode('ascii')}"
+
+    def as_base64(self) -> str:
+        if self.kind == "base64":
+            return str(self.value).strip()
+        return base64.b64encode(self.read()).decode("ascii")
+
+
+def _preview(text: str) -> str:
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return repr(text)

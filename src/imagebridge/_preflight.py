@@ -1,0 +1,388 @@
+"""Pre-flight: check a canonical request against a model's capabilities, before any I/O.
+
+:func:`plan` returns a :class:`Plan` (what will be sent: wire size, tier, calls, parsed
+provider options) or raises :class:`InvalidRequestError` listing every problem at once. Every
+adaptation it makes (a ratio turned into pixels, ``n`` split into several calls) is recorded
+as an :class:`ImageWarning` that ends up in ``result.warnings``: nothing is silently changed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from ._capabilities import Capabilities
+from ._errors import InvalidRequestError, Problem
+from ._request import ImageRequest, problems_from_validation
+from ._sizes import Size
+
+Operation = Literal["generate", "edit"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageWarning:
+    """Something the library adapted or could not check; ``code`` is stable, ``message`` human."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """A validated request and how it will go on the wire, for one call of an adapter."""
+
+    provider: str
+    operation: Operation
+    request: ImageRequest
+    model: str
+    capabilities: Capabilities
+    #: The size to send: ``"WxH"``, ``"W:H"``, ``"auto"`` or None (the provider's default).
+    wire_size: str | None = None
+    #: The resolution tier to send (only for adapters whose wire takes ratio + tier).
+    wire_resolution: str | None = None
+    #: The pixel size the provider should return, when known (a mismatch is warned about).
+    expected_size: tuple[int, int] | None = None
+    #: Images in this call, and in every call the request was split into.
+    n: int = 1
+    batches: tuple[int, ...] = (1,)
+    options: BaseModel | None = None
+    warnings: tuple[ImageWarning, ...] = field(default_factory=tuple)
+
+    def for_batch(self, n: int) -> Plan:
+        return dataclasses.replace(self, n=n)
+
+
+def plan(
+    *,
+    provider: str,
+    operation: Operation,
+    request: ImageRequest,
+    model: str,
+    capabilities: Capabilities,
+    options_model: type[BaseModel] | None = None,
+    extra_problems: Iterable[Problem] = (),
+) -> Plan:
+    """Check ``request`` against ``capabilities``; return the plan or raise with every problem."""
+    caps = capabilities
+    problems: list[Problem] = list(extra_problems)
+    warnings: list[ImageWarning] = []
+    if not caps.known:
+        warnings.append(
+            ImageWarning(
+                "unknown_model",
+                f"model {model!r} is not in {provider}'s list; its options were not checked"
+                " before sending",
+                "model",
+            )
+        )
+    if caps.max_prompt_chars is not None and len(request.prompt) > caps.max_prompt_chars:
+        problems.append(
+            Problem(
+                "prompt",
+                f"<{len(request.prompt)} characters>",
+                f"longer than the {caps.max_prompt_chars} characters {model} accepts",
+            )
+        )
+    batches = _batches(request.n, caps, model, problems, warnings)
+    wire_size, wire_resolution, expected = _size(request, caps, model, problems, warnings)
+    _options(request, caps, model, problems)
+    _inputs(request, operation, caps, provider, model, problems)
+    options = _provider_options(request, provider, options_model, problems)
+    if problems:
+        raise InvalidRequestError(_unique(problems), provider=provider)
+    return Plan(
+        provider=provider,
+        operation=operation,
+        request=request,
+        model=model,
+        capabilities=caps,
+        wire_size=wire_size,
+        wire_resolution=wire_resolution,
+        expected_size=expected,
+        n=batches[0],
+        batches=batches,
+        options=options,
+        warnings=tuple(warnings),
+    )
+
+
+def _unique(problems: Sequence[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _batches(
+    n: int,
+    caps: Capabilities,
+    model: str,
+    problems: list[Problem],
+    warnings: list[ImageWarning],
+) -> tuple[int, ...]:
+    if n > caps.max_n:
+        problems.append(Problem("n", n, f"{model} returns at most {caps.max_n}", f"1..{caps.max_n}"))
+        return (n,)
+    per_call = max(1, caps.max_images_per_call)
+    if n <= per_call:
+        return (n,)
+    full, rest = divmod(n, per_call)
+    batches = (per_call,) * full + ((rest,) if rest else ())
+    warnings.append(
+        ImageWarning(
+            "n_split",
+            f"n={n} was split into {len(batches)} calls ({'+'.join(map(str, batches))}):"
+            f" {model} returns at most {per_call} image(s) per call",
+            "n",
+        )
+    )
+    return batches
+
+
+def _allowed_sizes(caps: Capabilities) -> list[str]:
+    allowed = list(caps.sizes)
+    if caps.free_pixels:
+        rule = f"any WxH with sides divisible by {caps.size_multiple_of}"
+        if caps.max_edge:
+            rule += f", edges up to {caps.max_edge}"
+        if caps.aspect_range:
+            lo, hi = caps.aspect_range
+            rule += f", aspect between {lo:.3g} and {hi:.3g}"
+        if caps.max_pixels:
+            rule += f", at most {caps.max_pixels} pixels"
+        allowed.append(rule)
+    ratios = [r for r in caps.size_presets if r != "auto"]
+    if ratios:
+        allowed.append("ratios " + ", ".join(ratios))
+    if caps.size_auto or "auto" in caps.size_presets:
+        allowed.append("auto")
+    return allowed
+
+
+def _pixel_problem(width: int, height: int, caps: Capabilities) -> str | None:
+    """Why ``WxH`` is not accepted, or None when it is."""
+    text = f"{width}x{height}"
+    if caps.sizes:
+        return None if text in caps.sizes else "not a size this model accepts"
+    if not caps.free_pixels:
+        return "pixel sizes are not accepted"
+    m = caps.size_multiple_of or 1
+    if width % m or height % m:
+        return f"both sides must be divisible by {m}"
+    if caps.max_edge and max(width, height) > caps.max_edge:
+        return f"an edge is longer than {caps.max_edge}"
+    if caps.min_edge and min(width, height) < caps.min_edge:
+        return f"an edge is shorter than {caps.min_edge}"
+    if caps.aspect_range:
+        lo, hi = caps.aspect_range
+        if not lo <= width / height <= hi:
+            return f"the aspect ratio is outside {lo:.3g}..{hi:.3g}"
+    if caps.max_pixels and width * height > caps.max_pixels:
+        return f"more than {caps.max_pixels} pixels"
+    return None
+
+
+def _size(
+    request: ImageRequest,
+    caps: Capabilities,
+    model: str,
+    problems: list[Problem],
+    warnings: list[ImageWarning],
+) -> tuple[str | None, str | None, tuple[int, int] | None]:
+    size: Size | None = request.size
+    tier = request.resolution
+    if size is None and tier is None:
+        return None, None, None
+    if size is not None and size.kind == "pixels":
+        reason = _pixel_problem(size.width, size.height, caps)
+        if reason:
+            problems.append(Problem("size", str(size), f"{reason} for {model}", _allowed_sizes(caps)))
+        return str(size), None, (size.width, size.height)
+    # A ratio, "auto", or a resolution alone (which applies to "auto").
+    key = size.ratio_key if size is not None else "auto"
+    given = str(size) if size is not None else None
+    if caps.native_ratio:
+        if tier is not None and tier not in caps.resolutions:
+            problems.append(
+                Problem("resolution", tier, f"not a tier {model} offers", caps.resolutions)
+            )
+        row = caps.size_presets.get(key)
+        if caps.size_presets and row is None and not (key == "auto" and caps.size_auto):
+            problems.append(Problem("size", given, f"not a ratio {model} offers", _allowed_sizes(caps)))
+            return given, tier, None
+        expected = row.get(tier or "1k") if row else None
+        return given, tier, _px(expected)
+    if key == "auto" and tier is None:
+        if caps.size_auto:
+            return "auto", None, None
+        problems.append(Problem("size", "auto", f"{model} has no automatic size", _allowed_sizes(caps)))
+        return None, None, None
+    row = caps.size_presets.get(key)
+    if row is None:
+        what = "resolution tiers" if size is None else "this aspect ratio"
+        problems.append(
+            Problem(
+                "size" if size is not None else "resolution",
+                given if size is not None else tier,
+                f"{model} takes pixel sizes and has no preset for {what}",
+                _allowed_sizes(caps),
+            )
+        )
+        return None, None, None
+    chosen_tier = tier or "1k"
+    target = row.get(chosen_tier)
+    if target is None:
+        problems.append(
+            Problem(
+                "resolution",
+                chosen_tier,
+                f"{model} has no {chosen_tier} preset for {given or 'auto'}",
+                sorted(row),
+            )
+        )
+        return None, None, None
+    warnings.append(
+        ImageWarning(
+            "size_mapped",
+            f"size {given or 'auto'} at {chosen_tier} was sent as {target}: {model} takes pixel"
+            " sizes",
+            "size",
+        )
+    )
+    return target, None, _px(target)
+
+
+def _px(text: str | None) -> tuple[int, int] | None:
+    if not text or "x" not in text:
+        return None
+    w, _, h = text.partition("x")
+    return int(w), int(h)
+
+
+_OPTION_FIELDS: tuple[tuple[str, str], ...] = (
+    ("quality", "qualities"),
+    ("style", "styles"),
+    ("output_format", "output_formats"),
+    ("background", "backgrounds"),
+    ("moderation", "moderations"),
+)
+
+
+def _options(
+    request: ImageRequest, caps: Capabilities, model: str, problems: list[Problem]
+) -> None:
+    for name, cap in _OPTION_FIELDS:
+        value = getattr(request, name)
+        allowed: tuple[str, ...] | None = getattr(caps, cap)
+        if value is None:
+            continue
+        if allowed is None:
+            problems.append(Problem(name, value, f"{model} does not support {name}"))
+        elif value not in allowed:
+            problems.append(Problem(name, value, f"not a value {model} accepts", allowed))
+    if request.output_compression is not None:
+        if not caps.output_compression:
+            problems.append(
+                Problem("output_compression", request.output_compression, f"{model} does not support it")
+            )
+        elif request.output_format == "png":
+            problems.append(
+                Problem(
+                    "output_compression",
+                    request.output_compression,
+                    "applies to jpeg and webp only, and output_format is png",
+                )
+            )
+    if request.background == "transparent" and request.output_format == "jpeg":
+        problems.append(
+            Problem("background", "transparent", "jpeg has no transparency", ("png", "webp"))
+        )
+    if request.user is not None and not caps.user:
+        problems.append(Problem("user", request.user, f"{model} does not accept a user id"))
+
+
+def _inputs(
+    request: ImageRequest,
+    operation: Operation,
+    caps: Capabilities,
+    provider: str,
+    model: str,
+    problems: list[Problem],
+) -> None:
+    images = request.reference_images
+    if operation == "edit":
+        if not caps.edits:
+            problems.append(Problem("images", len(images), f"{provider} cannot edit with {model}"))
+            return
+        if not images:
+            problems.append(Problem("images", 0, "edit() needs at least one image"))
+        elif len(images) > caps.max_edit_images:
+            problems.append(
+                Problem("images", len(images), f"{model} edits at most {caps.max_edit_images}")
+            )
+        for index, item in enumerate(images):
+            if item.is_remote:
+                problems.append(
+                    Problem(
+                        f"images[{index}]",
+                        item.describe(),
+                        "edits upload files: pass a path, bytes or a data URL",
+                    )
+                )
+    elif images:
+        if caps.max_reference_images == 0:
+            hint = "; use edit() instead" if caps.edits else ""
+            problems.append(
+                Problem("reference_images", len(images), f"{provider} takes none with {model}{hint}")
+            )
+        elif len(images) > caps.max_reference_images:
+            problems.append(
+                Problem(
+                    "reference_images",
+                    len(images),
+                    f"{provider} takes at most {caps.max_reference_images}",
+                )
+            )
+    if request.mask is not None:
+        if not caps.mask or (operation == "generate" and caps.max_reference_images == 0):
+            problems.append(Problem("mask", request.mask.describe(), f"{provider} takes no mask here"))
+        elif request.mask.is_remote and operation == "edit":
+            problems.append(Problem("mask", request.mask.describe(), "masks are uploaded as files"))
+    limit = caps.max_input_image_bytes
+    field_name = "images" if operation == "edit" else "reference_images"
+    entries = [(f"{field_name}[{i}]", item) for i, item in enumerate(images)]
+    if request.mask is not None:
+        entries.append(("mask", request.mask))
+    for name, item in entries:
+        size = item.size_bytes()
+        if limit is not None and size is not None and size > limit:
+            problems.append(
+                Problem(name, item.describe(), f"is {size} bytes, over the {limit}-byte limit")
+            )
+
+
+def _provider_options(
+    request: ImageRequest,
+    provider: str,
+    options_model: type[BaseModel] | None,
+    problems: list[Problem],
+) -> BaseModel | None:
+    given: dict[str, Any] = request.provider_options.get(provider, {})
+    if options_model is None:
+        if given:
+            problems.append(
+                Problem(f"provider_options.{provider}", given, f"{provider} has no provider options")
+            )
+        return None
+    try:
+        return options_model.model_validate(given)
+    except ValidationError as exc:
+        for problem in problems_from_validation(exc):
+            problem.field = f"provider_options.{provider}.{problem.field}"
+            problems.append(problem)
+        return None

@@ -1,0 +1,360 @@
+"""Results: :class:`ImageResult` and the :class:`GeneratedImage` objects it holds.
+
+Every provider's output shape (a URL, base64, a ``data:`` URL) becomes the same object. Bytes
+are decoded or downloaded lazily: ``read()`` returns them, ``save()`` streams a URL download
+straight to disk. Media type and pixel size are read from the bytes themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from ._errors import ImageBridgeError
+from ._imageinfo import image_size, sniff_media_type
+from ._preflight import ImageWarning
+
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+
+
+class SyncFetcher(Protocol):
+    def fetch(self, url: str) -> bytes: ...
+    def fetch_to(self, url: str, file: IO[bytes]) -> bytes: ...
+
+
+class AsyncFetcher(Protocol):
+    async def afetch(self, url: str) -> bytes: ...
+    async def afetch_to(self, url: str, file: IO[bytes]) -> bytes: ...
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token usage, when the provider reports it."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Usage | None:
+        if not isinstance(data, dict):
+            return None
+
+        def _int(key: str) -> int | None:
+            value = data.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        return cls(_int("input_tokens"), _int("output_tokens"), _int("total_tokens"), dict(data))
+
+    def __add__(self, other: Usage) -> Usage:
+        def _sum(a: int | None, b: int | None) -> int | None:
+            return None if a is None and b is None else (a or 0) + (b or 0)
+
+        return Usage(
+            _sum(self.input_tokens, other.input_tokens),
+            _sum(self.output_tokens, other.output_tokens),
+            _sum(self.total_tokens, other.total_tokens),
+        )
+
+
+class GeneratedImage:
+    """One generated image: a URL, bytes, or both once downloaded.
+
+    ``media_type``, ``width`` and ``height`` come from the image's own header and are None
+    until its bytes are available (``read()`` or ``save()``).
+    """
+
+    __slots__ = (
+        "_b64",
+        "_data",
+        "_fetcher",
+        "_warnings",
+        "expected_size",
+        "expires_at",
+        "file_id",
+        "index",
+        "name",
+        "revised_prompt",
+        "url",
+    )
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        b64_json: str | None = None,
+        data: bytes | None = None,
+        file_id: str | None = None,
+        revised_prompt: str | None = None,
+        expires_at: float | None = None,
+    ) -> None:
+        if url is not None and url[:5].lower() == "data:":
+            # A data: URL is the image itself, not something to fetch.
+            b64_json = url.partition(",")[2]
+            url = None
+        if url is None and b64_json is None and data is None:
+            raise ValueError("an image needs a url, base64 data or bytes")
+        self.url = url
+        self._b64 = b64_json
+        self._data = data
+        self.file_id = file_id
+        self.revised_prompt = revised_prompt
+        self.expires_at = expires_at
+        self.expected_size: tuple[int, int] | None = None
+        self.index = 0
+        self.name = "image"
+        self._fetcher: SyncFetcher | AsyncFetcher | None = None
+        self._warnings: list[ImageWarning] | None = None
+
+    def __repr__(self) -> str:
+        where = f"url={self.url!r}" if self.url else "inline"
+        size = f", {self.width}x{self.height}" if self._data is not None and self.width else ""
+        return f"<GeneratedImage {self.index} {where}{size}>"
+
+    # -- what is known without I/O ---------------------------------------------------------
+    @property
+    def data(self) -> bytes | None:
+        """The bytes if already available (inline base64 or downloaded), else None."""
+        if self._data is None and self._b64 is not None:
+            self._loaded(base64.b64decode(self._b64))
+        return self._data
+
+    @property
+    def media_type(self) -> str | None:
+        data = self.data
+        return sniff_media_type(data[:16]) if data is not None else None
+
+    @property
+    def width(self) -> int | None:
+        size = self._pixel_size()
+        return size[0] if size else None
+
+    @property
+    def height(self) -> int | None:
+        size = self._pixel_size()
+        return size[1] if size else None
+
+    @property
+    def extension(self) -> str:
+        return _EXTENSIONS.get(self.media_type or "", "bin")
+
+    def _pixel_size(self) -> tuple[int, int] | None:
+        data = self.data
+        return image_size(data[: 256 * 1024]) if data is not None else None
+
+    def _loaded(self, data: bytes) -> None:
+        self._data = data
+        self._check_size(data)
+
+    def _check_size(self, head: bytes) -> None:
+        if self.expected_size is None or self._warnings is None:
+            return
+        actual = image_size(head)
+        if actual is not None and actual != self.expected_size:
+            w, h = self.expected_size
+            self._warnings.append(
+                ImageWarning(
+                    "size_mismatch",
+                    f"image {self.index} is {actual[0]}x{actual[1]}, not the {w}x{h} requested",
+                    "size",
+                )
+            )
+            self.expected_size = None  # warn once
+
+    # -- I/O -------------------------------------------------------------------------------
+    def _sync(self) -> SyncFetcher:
+        if self._fetcher is None or not hasattr(self._fetcher, "fetch"):
+            raise ImageBridgeError(
+                "this image came from an AsyncImageClient: use 'await image.aread()' or"
+                " 'await image.asave(...)'"
+            )
+        return self._fetcher  # type: ignore[return-value]
+
+    def _async(self) -> AsyncFetcher:
+        if self._fetcher is None or not hasattr(self._fetcher, "afetch"):
+            raise ImageBridgeError(
+                "this image came from an ImageClient: use image.read() or image.save(...)"
+            )
+        return self._fetcher  # type: ignore[return-value]
+
+    def read(self) -> bytes:
+        """The image bytes, downloading them (once) if the provider returned a URL."""
+        data = self.data
+        if data is None:
+            assert self.url is not None
+            data = self._sync().fetch(self.url)
+            self._loaded(data)
+        return data
+
+    async def aread(self) -> bytes:
+        data = self.data
+        if data is None:
+            assert self.url is not None
+            data = await self._async().afetch(self.url)
+            self._loaded(data)
+        return data
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the image to ``path`` (a file, or an existing directory to name it in).
+
+        A URL result is streamed to disk without holding it in memory. In a directory the
+        file is named after the task or creation time and the index, with the extension of
+        the real media type; an existing file there is never overwritten.
+        """
+        target = Path(path)
+        if self.data is not None:
+            return _write(target, self, self.data)
+        with _Staging(target, self) as staging:
+            assert self.url is not None
+            head = self._sync().fetch_to(self.url, staging.file)
+            return staging.finish(head)
+
+    async def asave(self, path: str | os.PathLike[str]) -> Path:
+        target = Path(path)
+        if self.data is not None:
+            return _write(target, self, self.data)
+        with _Staging(target, self) as staging:
+            assert self.url is not None
+            head = await self._async().afetch_to(self.url, staging.file)
+            return staging.finish(head)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index}
+        for key in ("url", "file_id", "revised_prompt", "expires_at"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self._data is not None or self._b64 is not None:
+            out.update(media_type=self.media_type, width=self.width, height=self.height)
+        return out
+
+
+def _destination(target: Path, image: GeneratedImage, head: bytes) -> Path:
+    if not target.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+    extension = _EXTENSIONS.get(sniff_media_type(head[:16]) or "", "bin")
+    candidate = target / f"{image.name}-{image.index}.{extension}"
+    counter = 1
+    while candidate.exists():
+        candidate = target / f"{image.name}-{image.index}-{counter}.{extension}"
+        counter += 1
+    return candidate
+
+
+def _write(target: Path, image: GeneratedImage, data: bytes) -> Path:
+    destination = _destination(target, image, data[:16])
+    destination.write_bytes(data)
+    return destination
+
+
+class _Staging:
+    """A temporary file beside the destination, renamed into place once complete."""
+
+    def __init__(self, target: Path, image: GeneratedImage) -> None:
+        self.target = target
+        self.image = image
+        folder = target if target.is_dir() else target.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        self.file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in __exit__)
+            dir=folder, prefix=".imagebridge-", suffix=".part", delete=False
+        )
+
+    def __enter__(self) -> _Staging:
+        return self
+
+    def finish(self, head: bytes) -> Path:
+        self.file.close()
+        self.image._check_size(head)
+        destination = _destination(self.target, self.image, head)
+        os.replace(self.file.name, destination)
+        return destination
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+        if os.path.exists(self.file.name):
+            os.unlink(self.file.name)
+
+
+@dataclass(eq=False)
+class ImageResult:
+    """The outcome of a job: its images, where they came from, usage and warnings."""
+
+    images: list[GeneratedImage]
+    provider: str
+    model: str | None = None
+    task_ids: list[str] = field(default_factory=list)
+    created: int | None = None
+    usage: Usage | None = None
+    warnings: list[ImageWarning] = field(default_factory=list)
+    raw: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def task_id(self) -> str | None:
+        """The task id (the first one when ``n`` was split into several tasks)."""
+        return self.task_ids[0] if self.task_ids else None
+
+    def __iter__(self) -> Any:
+        return iter(self.images)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def save(self, directory: str | os.PathLike[str]) -> list[Path]:
+        """Save every image into ``directory`` (created if missing); return the paths."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        return [image.save(folder) for image in self.images]
+
+    async def asave(self, directory: str | os.PathLike[str]) -> list[Path]:
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        return [await image.asave(folder) for image in self.images]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly summary (no image bytes)."""
+        out: dict[str, Any] = {
+            "provider": self.provider,
+            "model": self.model,
+            "task_id": self.task_id,
+            "images": [image.to_dict() for image in self.images],
+            "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
+        }
+        if len(self.task_ids) > 1:
+            out["task_ids"] = list(self.task_ids)
+        if self.created is not None:
+            out["created"] = self.created
+        if self.usage is not None:
+            out["usage"] = {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "total_tokens": self.usage.total_tokens,
+            }
+        return out
+
+    def _bind(self, fetcher: SyncFetcher | AsyncFetcher, expected: tuple[int, int] | None) -> None:
+        """Attach the client that downloads URL results, and number and name the images."""
+        stem = self.task_id or f"{self.provider}-{self.created or 'image'}"
+        for index, image in enumerate(self.images):
+            image._fetcher = fetcher
+            image._warnings = self.warnings
+            image.index = index
+            image.name = _safe_name(stem)
+            if expected is not None and image.expected_size is None:
+                image.expected_size = expected
+            if image._b64 is not None and image._data is None and expected is not None:
+                # The header is in the first few hundred bytes: no need to decode it all.
+                with contextlib.suppress(binascii.Error, ValueError):
+                    image._check_size(base64.b64decode(image._b64[:344]))
+
+
+def _safe_name(text: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
+    return cleaned.strip("._")[:80] or "image"

@@ -1,0 +1,62 @@
+"""Everything a provider plugin needs to write an adapter.
+
+    from imagebridge import hookimpl
+    from imagebridge.adapter import Adapter, Capabilities, Plan, Flow
+
+    class MyAdapter(Adapter):
+        name = "myprovider"
+        ...
+
+    @hookimpl
+    def imagebridge_adapters():
+        return [MyAdapter]
+
+See ``docs/plugins.md`` for the walk-through and :mod:`imagebridge.hookspecs` for the hooks.
+"""
+
+from __future__ import annotations
+
+from ._adapter import Adapter
+from ._capabilities import Capabilities
+from ._flow import Accepted, Effect, Flow, Progress, Sleep
+from ._inputs import ImageInput
+from ._preflight import ImageWarning, Operation, Plan
+from ._provider_errors import (
+    COMMON_ERROR_CODES,
+    ErrorCodes,
+    classify,
+    error_from_response,
+    error_from_task,
+    parse_retry_after,
+)
+from ._result import GeneratedImage, ImageResult, Usage
+from ._sizes import RESOLUTIONS, Size, parse_size, size_table
+from ._tasks import TaskHandle
+
+__all__ = [
+    "COMMON_ERROR_CODES",
+    "RESOLUTIONS",
+    "Accepted",
+    "Adapter",
+    "Capabilities",
+    "Effect",
+    "ErrorCodes",
+    "Flow",
+    "GeneratedImage",
+    "ImageInput",
+    "ImageResult",
+    "ImageWarning",
+    "Operation",
+    "Plan",
+    "Progress",
+    "Size",
+    "Sleep",
+    "TaskHandle",
+    "Usage",
+    "classify",
+    "error_from_response",
+    "error_from_task",
+    "parse_retry_after",
+    "parse_size",
+    "size_table",
+]
