@@ -1,1 +1,78 @@
-"""stub"""
+"""The ``geeknow`` provider: an OpenAI-Images gateway run on new-api (dialects.md section 4).
+
+Differences from OpenAI's own API: ``model`` is required (always sent), ``response_format``
+(``url`` or ``b64_json``) works for every model, ``style`` and ``background`` are forwarded
+to whichever upstream serves the model, and ``watermark`` is a provider option where
+``False`` (explicitly off) is sent and differs from leaving it out (the gateway's default).
+gpt-image-2 takes geeknow's own preset sizes, not OpenAI's tier table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from imagebridge import hookimpl
+from imagebridge.adapter import ANY, Adapter, Capabilities, Plan
+
+from ._openai_images import OpenAIImagesAdapter
+from .openai import DALL_E, GPT_IMAGE_1_FAMILY, GPT_IMAGE_2, gpt_image_capabilities
+
+#: geeknow's documented gpt-image-2 presets (1k only; tier tables differ between gateways).
+GEEKNOW_GPT_IMAGE_2_PRESETS = {
+    "1:1": {"1k": "1024x1024"},
+    "4:3": {"1k": "1536x1152"},
+    "3:2": {"1k": "1536x1024"},
+    "2:3": {"1k": "1024x1536"},
+    "16:9": {"1k": "1920x1080"},
+    "9:16": {"1k": "1080x1920"},
+}
+
+
+class GeeknowOptions(BaseModel):
+    """``provider_options["geeknow"]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    response_format: Literal["url", "b64_json"] | None = None
+    #: True or False is sent as given; None (the default) leaves it to the gateway.
+    watermark: bool | None = None
+
+
+class GeeknowAdapter(OpenAIImagesAdapter):
+    name = "geeknow"
+    description = "geeknow gateway (new-api, OpenAI Images shape)"
+    default_base_url = "https://www.geeknow.top/v1"
+    default_model = "gpt-image-1"
+    models = (*GPT_IMAGE_1_FAMILY, GPT_IMAGE_2, *DALL_E)
+    options_model = GeeknowOptions
+
+    def capabilities(self, model: str) -> Capabilities:
+        if model in DALL_E:
+            return Capabilities.unchecked(model, edits=True, mask=True, max_edit_images=1)
+        caps = gpt_image_capabilities(model)
+        if not caps.known:
+            return caps
+        changes: dict[str, Any] = {"styles": (ANY,)}
+        if model == GPT_IMAGE_2:
+            changes.update(
+                sizes=tuple(row["1k"] for row in GEEKNOW_GPT_IMAGE_2_PRESETS.values()),
+                size_multiple_of=None,
+                aspect_range=None,
+                max_pixels=None,
+                max_edge=None,
+                size_presets=GEEKNOW_GPT_IMAGE_2_PRESETS,
+            )
+        return caps.replace(**changes)
+
+    def extra_fields(self, plan: Plan) -> dict[str, Any]:
+        options = plan.options
+        if not isinstance(options, GeeknowOptions):
+            return {}
+        return options.model_dump(exclude_none=True)
+
+
+@hookimpl
+def imagebridge_adapters() -> list[type[Adapter]]:
+    return [GeeknowAdapter]

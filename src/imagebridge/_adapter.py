@@ -97,9 +97,7 @@ class Adapter:
             return url
         return str(httpx.URL(self.base_url).join(url))
 
-    def error(
-        self, response: httpx.Response, *, task_id: str | None = None
-    ) -> ProviderError:
+    def error(self, response: httpx.Response, *, task_id: str | None = None) -> ProviderError:
         """The library error for an error response (code table: common + ``error_codes``)."""
         return error_from_response(
             response, provider=self.name, codes=self.error_codes or None, task_id=task_id
@@ -115,9 +113,7 @@ class Adapter:
         except ValueError:
             raise _unreadable(self.name, response, task_id) from None
 
-    def mapping(
-        self, response: httpx.Response, *, task_id: str | None = None
-    ) -> Mapping[str, Any]:
+    def mapping(self, response: httpx.Response, *, task_id: str | None = None) -> Mapping[str, Any]:
         """Like :meth:`json`, and the body must be a JSON object."""
         body = self.json(response, task_id=task_id)
         if not isinstance(body, Mapping):

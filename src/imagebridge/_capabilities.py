@@ -15,7 +15,11 @@ from typing import Any
 
 from ._sizes import RESOLUTIONS, SizeTable
 
-__all__ = ["Capabilities"]
+__all__ = ["ANY", "Capabilities"]
+
+#: An option value list containing ANY accepts every value and passes it through unchanged
+#: (e.g. a gateway that forwards ``style`` to whichever upstream serves the model).
+ANY = "*"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +70,26 @@ class Capabilities:
     async_tasks: bool = False
     #: False when the model is not in the adapter's list and nothing was checked for it.
     known: bool = True
+
+    @classmethod
+    def unchecked(cls, model: str, **changes: Any) -> Capabilities:
+        """For a model the adapter does not know: every option is passed through unchecked
+        (``known=False``, which adds a warning to the result)."""
+        values: dict[str, Any] = {
+            "model": model,
+            "size_multiple_of": 1,
+            "size_auto": True,
+            "max_images_per_call": 10,
+            "qualities": (ANY,),
+            "styles": (ANY,),
+            "output_formats": (ANY,),
+            "output_compression": True,
+            "backgrounds": (ANY,),
+            "moderations": (ANY,),
+            "known": False,
+        }
+        values.update(changes)
+        return cls(**values)
 
     def replace(self, **changes: Any) -> Capabilities:
         """A copy with some fields changed (for plugins refining a model's declaration)."""

@@ -396,8 +396,11 @@ class AsyncImageClient(_ClientBase):
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
                 if isinstance(error, ImageBridgeError):
-                    done = [t.result() for t in tasks if t.done() and not t.cancelled()
-                            and t.exception() is None]
+                    done = [
+                        t.result()
+                        for t in tasks
+                        if t.done() and not t.cancelled() and t.exception() is None
+                    ]
                     self._keep_partial(error, job, done)
                 raise
         result = self._merge(job, results)

@@ -74,7 +74,11 @@ class _DriverBase:
         return (url.scheme, url.host, url.port) == self._origin
 
     def _prepare(self, request: httpx.Request, job: _Job | None, *, auth: bool = True) -> None:
-        """Add credentials (API origin only) and a timeout that respects the deadline."""
+        """Add credentials (API origin only) and a timeout that respects the deadline.
+
+        Credentials are removed again by :meth:`_received` once the request is sent, so no
+        request object that outlives the exchange (in an observer, a log, an error) holds them.
+        """
         if self._observer is not None:
             self._observer(request, None)
         if auth and self._auth_headers and self._same_origin(request.url):
@@ -94,10 +98,16 @@ class _DriverBase:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s %s", request.method, self._redactor.text(str(request.url)))
 
+    def _forget_auth(self, request: httpx.Request) -> None:
+        for name in self._auth_headers:
+            request.headers.pop(name, None)
+
     def _received(self, request: httpx.Request, response: httpx.Response) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
-                "<- %s %s %s", response.status_code, request.method,
+                "<- %s %s %s",
+                response.status_code,
+                request.method,
                 self._redactor.text(str(request.url)),
             )
         if self._observer is not None:
@@ -203,6 +213,8 @@ class SyncDriver(_DriverBase):
             response.read()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, job) from exc
+        finally:
+            self._forget_auth(request)
         self._received(request, response)
         return response
 
@@ -287,6 +299,8 @@ class AsyncDriver(_DriverBase):
             await response.aread()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, job) from exc
+        finally:
+            self._forget_auth(request)
         self._received(request, response)
         return response
 

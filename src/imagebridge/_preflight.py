@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ._capabilities import Capabilities
+from ._capabilities import ANY, Capabilities
 from ._errors import InvalidRequestError, Problem
 from ._request import ImageRequest, problems_from_validation
 from ._sizes import Size
@@ -126,7 +126,9 @@ def _batches(
     warnings: list[ImageWarning],
 ) -> tuple[int, ...]:
     if n > caps.max_n:
-        problems.append(Problem("n", n, f"{model} returns at most {caps.max_n}", f"1..{caps.max_n}"))
+        problems.append(
+            Problem("n", n, f"{model} returns at most {caps.max_n}", f"1..{caps.max_n}")
+        )
         return (n,)
     per_call = max(1, caps.max_images_per_call)
     if n <= per_call:
@@ -201,7 +203,9 @@ def _size(
     if size is not None and size.kind == "pixels":
         reason = _pixel_problem(size.width, size.height, caps)
         if reason:
-            problems.append(Problem("size", str(size), f"{reason} for {model}", _allowed_sizes(caps)))
+            problems.append(
+                Problem("size", str(size), f"{reason} for {model}", _allowed_sizes(caps))
+            )
         return str(size), None, (size.width, size.height)
     # A ratio, "auto", or a resolution alone (which applies to "auto").
     key = size.ratio_key if size is not None else "auto"
@@ -213,14 +217,18 @@ def _size(
             )
         row = caps.size_presets.get(key)
         if caps.size_presets and row is None and not (key == "auto" and caps.size_auto):
-            problems.append(Problem("size", given, f"not a ratio {model} offers", _allowed_sizes(caps)))
+            problems.append(
+                Problem("size", given, f"not a ratio {model} offers", _allowed_sizes(caps))
+            )
             return given, tier, None
         expected = row.get(tier or "1k") if row else None
         return given, tier, _px(expected)
     if key == "auto" and tier is None:
         if caps.size_auto:
             return "auto", None, None
-        problems.append(Problem("size", "auto", f"{model} has no automatic size", _allowed_sizes(caps)))
+        problems.append(
+            Problem("size", "auto", f"{model} has no automatic size", _allowed_sizes(caps))
+        )
         return None, None, None
     row = caps.size_presets.get(key)
     if row is None:
@@ -283,12 +291,14 @@ def _options(
             continue
         if allowed is None:
             problems.append(Problem(name, value, f"{model} does not support {name}"))
-        elif value not in allowed:
+        elif value not in allowed and ANY not in allowed:
             problems.append(Problem(name, value, f"not a value {model} accepts", allowed))
     if request.output_compression is not None:
         if not caps.output_compression:
             problems.append(
-                Problem("output_compression", request.output_compression, f"{model} does not support it")
+                Problem(
+                    "output_compression", request.output_compression, f"{model} does not support it"
+                )
             )
         elif request.output_format == "png":
             problems.append(
@@ -338,7 +348,9 @@ def _inputs(
         if caps.max_reference_images == 0:
             hint = "; use edit() instead" if caps.edits else ""
             problems.append(
-                Problem("reference_images", len(images), f"{provider} takes none with {model}{hint}")
+                Problem(
+                    "reference_images", len(images), f"{provider} takes none with {model}{hint}"
+                )
             )
         elif len(images) > caps.max_reference_images:
             problems.append(
@@ -350,7 +362,9 @@ def _inputs(
             )
     if request.mask is not None:
         if not caps.mask or (operation == "generate" and caps.max_reference_images == 0):
-            problems.append(Problem("mask", request.mask.describe(), f"{provider} takes no mask here"))
+            problems.append(
+                Problem("mask", request.mask.describe(), f"{provider} takes no mask here")
+            )
         elif request.mask.is_remote and operation == "edit":
             problems.append(Problem("mask", request.mask.describe(), "masks are uploaded as files"))
     limit = caps.max_input_image_bytes
@@ -376,7 +390,9 @@ def _provider_options(
     if options_model is None:
         if given:
             problems.append(
-                Problem(f"provider_options.{provider}", given, f"{provider} has no provider options")
+                Problem(
+                    f"provider_options.{provider}", given, f"{provider} has no provider options"
+                )
             )
         return None
     try:

@@ -162,10 +162,7 @@ def _as_code(value: Any) -> str:
 
 def _html_summary(text: str) -> str:
     title = _HTML_TITLE.search(text)
-    if title:
-        summary = title.group(1)
-    else:
-        summary = _TAGS.sub(" ", text)
+    summary = title.group(1) if title else _TAGS.sub(" ", text)
     summary = _SPACES.sub(" ", summary).strip()
     return summary[:200] or "empty HTML page"
 

@@ -17,7 +17,7 @@ Resolution = Literal["1k", "2k", "4k"]
 RESOLUTIONS: tuple[Resolution, ...] = ("1k", "2k", "4k")
 
 _RATIO = re.compile(r"^\s*(\d{1,3})\s*:\s*(\d{1,3})\s*$")
-_PIXELS = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+_PIXELS = re.compile(r"^\s*(\d{1,5})\s*[xX]\s*(\d{1,5})\s*$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ See ``docs/plugins.md`` for the walk-through and :mod:`imagebridge.hookspecs` fo
 from __future__ import annotations
 
 from ._adapter import Adapter
-from ._capabilities import Capabilities
+from ._capabilities import ANY, Capabilities
+from ._errors import Problem
 from ._flow import Accepted, Effect, Flow, Progress, Sleep
 from ._inputs import ImageInput
 from ._preflight import ImageWarning, Operation, Plan
@@ -34,6 +35,7 @@ from ._sizes import RESOLUTIONS, Size, parse_size, size_table
 from ._tasks import TaskHandle
 
 __all__ = [
+    "ANY",
     "COMMON_ERROR_CODES",
     "RESOLUTIONS",
     "Accepted",
@@ -48,6 +50,7 @@ __all__ = [
     "ImageWarning",
     "Operation",
     "Plan",
+    "Problem",
     "Progress",
     "Size",
     "Sleep",

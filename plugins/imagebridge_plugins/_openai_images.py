@@ -1,0 +1,156 @@
+"""The OpenAI Images dialect, shared by every adapter that speaks it (openai, geeknow).
+
+``POST {base}/images/generations`` takes JSON; ``POST {base}/images/edits`` takes
+multipart/form-data with ``image`` (one file) or repeated ``image[]`` (several) and an
+optional ``mask``. Both answer ``{"created", "data": [{"url"|"b64_json", "revised_prompt"?}],
+"usage"?}``. Subclasses add their own fields through :meth:`OpenAIImagesAdapter.extra_fields`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from imagebridge.adapter import (
+    Adapter,
+    Flow,
+    GeneratedImage,
+    ImageInput,
+    ImageResult,
+    Plan,
+    Progress,
+    Usage,
+)
+
+# Canonical field -> wire field, sent when set (after pre-flight accepted it).
+CANONICAL_FIELDS: tuple[str, ...] = (
+    "quality",
+    "style",
+    "output_format",
+    "output_compression",
+    "background",
+    "moderation",
+    "user",
+)
+
+
+class OpenAIImagesAdapter(Adapter):
+    """Generations and multipart edits in the OpenAI Images shape."""
+
+    #: Multipart text fields are strings on the wire; these are the canonical ones edits send.
+    edit_fields: tuple[str, ...] = (
+        "quality",
+        "output_format",
+        "output_compression",
+        "background",
+        "moderation",
+        "user",
+    )
+
+    def extra_fields(self, plan: Plan) -> dict[str, Any]:
+        """Provider-specific wire fields (from ``plan.options``); none by default."""
+        return {}
+
+    def body(self, plan: Plan) -> dict[str, Any]:
+        """The JSON body of a generation request."""
+        request = plan.request
+        body: dict[str, Any] = {"model": plan.model, "prompt": request.prompt, "n": plan.n}
+        if plan.wire_size is not None:
+            body["size"] = plan.wire_size
+        for name in CANONICAL_FIELDS:
+            value = getattr(request, name)
+            if value is not None:
+                body[name] = value
+        body.update(self.extra_fields(plan))
+        return body
+
+    def generate(self, plan: Plan) -> Flow[ImageResult]:
+        yield Progress("submitting", provider=self.name)
+        response = yield httpx.Request(
+            "POST", self.url("/images/generations"), json=self.body(plan)
+        )
+        assert response is not None
+        return self.result(response, plan)
+
+    def edit(self, plan: Plan) -> Flow[ImageResult]:
+        request = plan.request
+        data: dict[str, Any] = {"model": plan.model, "prompt": request.prompt, "n": str(plan.n)}
+        if plan.wire_size is not None:
+            data["size"] = plan.wire_size
+        for name in self.edit_fields:
+            value = getattr(request, name)
+            if value is not None:
+                data[name] = str(value)
+        for key, value in self.extra_fields(plan).items():
+            data[key] = _form_value(value)
+        images = request.reference_images
+        field = "image" if len(images) == 1 else "image[]"
+        files: list[tuple[str, tuple[str, bytes, str]]] = [
+            (field, _file(image, index)) for index, image in enumerate(images)
+        ]
+        if request.mask is not None:
+            files.append(("mask", _file(request.mask, 0, "mask")))
+        yield Progress("submitting", provider=self.name)
+        response = yield httpx.Request("POST", self.url("/images/edits"), data=data, files=files)
+        assert response is not None
+        return self.result(response, plan)
+
+    def result(self, response: httpx.Response, plan: Plan) -> ImageResult:
+        body = self.mapping(response)
+        items = body.get("data")
+        if not isinstance(items, list):
+            raise self.error(response)
+        images = [self.image(item) for item in items if isinstance(item, Mapping)]
+        created = body.get("created")
+        return ImageResult(
+            images=images,
+            provider=self.name,
+            model=plan.model,
+            created=created if isinstance(created, int) else None,
+            usage=Usage.from_dict(body.get("usage")),
+            raw=[_without_images(body)],
+        )
+
+    def image(self, item: Mapping[str, Any]) -> GeneratedImage:
+        url = item.get("url")
+        b64 = item.get("b64_json")
+        return GeneratedImage(
+            url=self.resolve_url(url) if isinstance(url, str) and url else None,
+            b64_json=b64 if isinstance(b64, str) and b64 else None,
+            revised_prompt=item.get("revised_prompt") or None,
+            file_id=item.get("file_id") or None,
+        )
+
+
+def _file(image: ImageInput, index: int, stem: str = "image") -> tuple[str, bytes, str]:
+    data = image.read()
+    name = image.filename(index) if image.kind == "path" else f"{stem}-{index}.{_ext(image)}"
+    return (name, data, image.media_type())
+
+
+def _ext(image: ImageInput) -> str:
+    return {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(
+        image.media_type(), "bin"
+    )
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _without_images(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The response body with base64 payloads elided (kept for debugging, not for bytes)."""
+    out = dict(body)
+    data = out.get("data")
+    if isinstance(data, list):
+        out["data"] = [
+            {k: ("<base64 elided>" if k == "b64_json" else v) for k, v in item.items()}
+            if isinstance(item, Mapping)
+            else item
+            for item in data
+        ]
+    return out
