@@ -50,8 +50,12 @@ class OpenAIImagesAdapter(Adapter):
     )
 
     def extra_fields(self, plan: Plan) -> dict[str, Any]:
-        """Provider-specific wire fields (from ``plan.options``); none by default."""
+        """Provider-specific JSON fields of a generation (from ``plan.options``); none here."""
         return {}
+
+    def edit_extra_fields(self, plan: Plan) -> dict[str, Any]:
+        """Provider-specific text fields of an edit; the generation's by default."""
+        return self.extra_fields(plan)
 
     def body(self, plan: Plan) -> dict[str, Any]:
         """The JSON body of a generation request."""
@@ -83,7 +87,7 @@ class OpenAIImagesAdapter(Adapter):
             value = getattr(request, name)
             if value is not None:
                 data[name] = str(value)
-        for key, value in self.extra_fields(plan).items():
+        for key, value in self.edit_extra_fields(plan).items():
             data[key] = _form_value(value)
         images = request.reference_images
         field = "image" if len(images) == 1 else "image[]"

@@ -13,26 +13,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from imagebridge import hookimpl
-from imagebridge.adapter import Adapter, Capabilities, Plan, Problem, size_table
+from imagebridge.adapter import Adapter, Capabilities, Plan, Problem
 
 from ._openai_images import OpenAIImagesAdapter
+from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
 
 GPT_IMAGE_1_FAMILY = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5")
 GPT_IMAGE_2 = "gpt-image-2"
 DALL_E = ("dall-e-2", "dall-e-3")
-
-#: gpt-image-2 tier table (16-px aligned; the same presets gpt-image-2 gateways use).
-GPT_IMAGE_2_PRESETS = size_table(
-    {
-        "1:1": {"1k": "1024x1024", "2k": "2048x2048", "4k": "2880x2880"},
-        "3:2": {"1k": "1536x1024", "2k": "2016x1344", "4k": "3504x2336"},
-        "4:3": {"1k": "1536x1152", "2k": "2048x1536", "4k": "3264x2448"},
-        "5:4": {"1k": "1600x1280", "2k": "2000x1600", "4k": "3200x2560"},
-        "16:9": {"1k": "1536x864", "2k": "2048x1152", "4k": "3840x2160"},
-        "2:1": {"1k": "1536x768", "2k": "2048x1024", "4k": "3840x1920"},
-        "21:9": {"1k": "1568x672", "2k": "2016x864", "4k": "3808x1632"},
-    }
-)
 
 _GPT_IMAGE_COMMON: dict[str, Any] = {
     "size_auto": True,
@@ -58,11 +46,8 @@ def gpt_image_capabilities(model: str) -> Capabilities:
     if model == GPT_IMAGE_2:
         return Capabilities(
             model=model,
-            size_multiple_of=16,
-            aspect_range=(1 / 3, 3.0),
-            max_pixels=3840 * 2160,
-            max_edge=3840,
-            size_presets=GPT_IMAGE_2_PRESETS,
+            size_presets=GPT_IMAGE_2_TIERS,
+            **GPT_IMAGE_2_PIXELS,
             **_GPT_IMAGE_COMMON,
         )
     return Capabilities(

@@ -34,6 +34,7 @@ from ._errors import (
 from ._flow import Progress
 from ._inputs import ImageInput
 from ._plugins import Registry, create_registry, default_registry
+from ._polling import PollPolicy
 from ._preflight import ImageWarning
 from ._request import ImageRequest
 from ._result import GeneratedImage, ImageResult, Usage
@@ -63,6 +64,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "PluginError",
+    "PollPolicy",
     "Problem",
     "Progress",
     "ProviderError",

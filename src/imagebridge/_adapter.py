@@ -16,10 +16,11 @@ import httpx
 from pydantic import BaseModel
 
 from ._capabilities import Capabilities
-from ._errors import ConfigurationError, ProviderError
+from ._errors import ConfigurationError, ProviderError, ServerError
 from ._flow import Flow
+from ._polling import PollPolicy
 from ._preflight import Plan
-from ._provider_errors import ErrorCodes, error_from_response
+from ._provider_errors import ErrorCodes, error_from_response, parse_error_body
 from ._result import ImageResult
 from ._tasks import TaskHandle
 
@@ -48,6 +49,8 @@ class Adapter:
     options_model: ClassVar[type[BaseModel] | None] = None
     #: Whether result downloads from the API's own origin need the API key.
     download_auth: ClassVar[bool] = False
+    #: How asynchronous tasks are polled (clients may override it per instance).
+    poll_policy: PollPolicy = PollPolicy()
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
@@ -111,25 +114,26 @@ class Adapter:
         try:
             return response.json()
         except ValueError:
-            raise _unreadable(self.name, response, task_id) from None
+            raise self.unexpected(response, "the body is not JSON", task_id=task_id) from None
 
     def mapping(self, response: httpx.Response, *, task_id: str | None = None) -> Mapping[str, Any]:
         """Like :meth:`json`, and the body must be a JSON object."""
         body = self.json(response, task_id=task_id)
         if not isinstance(body, Mapping):
-            raise _unreadable(self.name, response, task_id)
+            raise self.unexpected(response, "the body is not a JSON object", task_id=task_id)
         return body
 
-
-def _unreadable(provider: str, response: httpx.Response, task_id: str | None) -> ProviderError:
-    from ._errors import ServerError
-
-    error = error_from_response(response, provider=provider, task_id=task_id)
-    return ServerError(
-        f"unexpected response body: {error.message[:200]}",
-        provider=provider,
-        status_code=response.status_code,
-        code="unexpected_response",
-        task_id=task_id,
-        body=error.body,
-    )
+    def unexpected(
+        self, response: httpx.Response, reason: str, *, task_id: str | None = None
+    ) -> ServerError:
+        """A :class:`ServerError` for a successful status whose body cannot be used (an HTML
+        page from a proxy, a shape the dialect does not have). Polls retry these."""
+        fields = parse_error_body(response)
+        return ServerError(
+            f"unexpected response from {self.name}: {reason}: {fields['message'][:200]}",
+            provider=self.name,
+            status_code=response.status_code,
+            code="unexpected_response",
+            task_id=task_id,
+            body=fields["body"],
+        )

@@ -66,6 +66,8 @@ class Capabilities:
     edits: bool = False
     max_edit_images: int = 0
     mask: bool = False
+    #: Whether generate() takes a mask (with reference images), not only edit().
+    generate_mask: bool = False
     # flow
     async_tasks: bool = False
     #: False when the model is not in the adapter's list and nothing was checked for it.

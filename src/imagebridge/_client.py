@@ -21,6 +21,7 @@ from ._driver import AsyncDriver, ProgressCallback, SyncDriver
 from ._errors import ConfigurationError, ImageBridgeError, InvalidRequestError, Problem
 from ._flow import Flow
 from ._plugins import Registry, default_registry
+from ._polling import PollPolicy
 from ._preflight import Operation, Plan, plan
 from ._redact import Redactor
 from ._request import build_request
@@ -51,6 +52,7 @@ class _ClientBase:
         on_progress: ProgressCallback | None = None,
         registry: Registry | None = None,
         clock: Clock | None = None,
+        poll_policy: PollPolicy | None = None,
     ) -> None:
         self._registry = registry or default_registry()
         adapter_cls = self._registry.adapter(provider)
@@ -73,6 +75,8 @@ class _ClientBase:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._adapter: Adapter = adapter_cls(self.base_url)
+        if poll_policy is not None:
+            self._adapter.poll_policy = poll_policy
         self._redactor = Redactor([api_key])
         if isinstance(request_timeout, int | float):
             request_timeout = httpx.Timeout(request_timeout)
@@ -205,6 +209,7 @@ class ImageClient(_ClientBase):
         on_progress: ProgressCallback | None = None,
         registry: Registry | None = None,
         clock: Clock | None = None,
+        poll_policy: PollPolicy | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -215,6 +220,7 @@ class ImageClient(_ClientBase):
             on_progress=on_progress,
             registry=registry,
             clock=clock,
+            poll_policy=poll_policy,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport)
@@ -311,6 +317,7 @@ class AsyncImageClient(_ClientBase):
         on_progress: ProgressCallback | None = None,
         registry: Registry | None = None,
         clock: Clock | None = None,
+        poll_policy: PollPolicy | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -321,6 +328,7 @@ class AsyncImageClient(_ClientBase):
             on_progress=on_progress,
             registry=registry,
             clock=clock,
+            poll_policy=poll_policy,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport)

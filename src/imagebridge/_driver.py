@@ -18,6 +18,7 @@ import httpx
 from ._clock import Clock
 from ._errors import APIConnectionError, ImageBridgeError, ImageTimeoutError, ProviderError
 from ._flow import Accepted, Flow, Progress, Sleep
+from ._imageinfo import HEADER_BYTES
 from ._redact import Redactor
 from ._tasks import TaskHandle
 
@@ -243,8 +244,8 @@ class SyncDriver(_DriverBase):
                     response.read()
                     _check_download(response, self.provider)
                 for chunk in response.iter_bytes(_CHUNK):
-                    if len(head) < 4096:
-                        head += chunk[: 4096 - len(head)]
+                    if len(head) < HEADER_BYTES:
+                        head += chunk[: HEADER_BYTES - len(head)]
                     file.write(chunk)
             finally:
                 response.close()
@@ -327,8 +328,8 @@ class AsyncDriver(_DriverBase):
                     await response.aread()
                     _check_download(response, self.provider)
                 async for chunk in response.aiter_bytes(_CHUNK):
-                    if len(head) < 4096:
-                        head += chunk[: 4096 - len(head)]
+                    if len(head) < HEADER_BYTES:
+                        head += chunk[: HEADER_BYTES - len(head)]
                     file.write(chunk)
             finally:
                 await response.aclose()

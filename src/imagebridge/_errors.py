@@ -69,8 +69,8 @@ class ImageBridgeError(Exception):
         self.message = message
 
     def __str__(self) -> str:
-        if self.task_id and "task " + self.task_id not in self.message:
-            return f"{self.message} (task {self.task_id} was accepted; resume it with wait())"
+        if self.task_id and f"task {self.task_id}" not in self.message:
+            return f"{self.message} (task {self.task_id})"
         return self.message
 
 
@@ -159,6 +159,14 @@ class ImageTimeoutError(ImageBridgeError, TimeoutError):
         super().__init__(message)
         self.provider = provider
         self.timeout = timeout
+
+    def __str__(self) -> str:
+        if self.task_id:
+            return (
+                f"{self.message}; task {self.task_id} was accepted and may still finish:"
+                " resume it with wait() or 'imagebridge task'"
+            )
+        return self.message
 
 
 class ProviderError(ImageBridgeError):

@@ -361,7 +361,7 @@ def _inputs(
                 )
             )
     if request.mask is not None:
-        if not caps.mask or (operation == "generate" and caps.max_reference_images == 0):
+        if not (caps.generate_mask if operation == "generate" else caps.mask):
             problems.append(
                 Problem("mask", request.mask.describe(), f"{provider} takes no mask here")
             )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from ._errors import ImageBridgeError
-from ._imageinfo import image_size, sniff_media_type
+from ._imageinfo import HEADER_BYTES, image_size, sniff_media_type
 from ._preflight import ImageWarning
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -75,12 +75,14 @@ class GeneratedImage:
         "_b64",
         "_data",
         "_fetcher",
+        "_head",
         "_warnings",
         "expected_size",
         "expires_at",
         "file_id",
         "index",
         "name",
+        "path",
         "revised_prompt",
         "url",
     )
@@ -104,6 +106,9 @@ class GeneratedImage:
         self.url = url
         self._b64 = b64_json
         self._data = data
+        self._head: bytes | None = None
+        #: Where :meth:`save` last wrote the image.
+        self.path: Path | None = None
         self.file_id = file_id
         self.revised_prompt = revised_prompt
         self.expires_at = expires_at
@@ -126,10 +131,15 @@ class GeneratedImage:
             self._loaded(base64.b64decode(self._b64))
         return self._data
 
+    def _header(self) -> bytes | None:
+        """The first bytes of the image, from memory or from the last streamed download."""
+        data = self.data
+        return data[:HEADER_BYTES] if data is not None else self._head
+
     @property
     def media_type(self) -> str | None:
-        data = self.data
-        return sniff_media_type(data[:16]) if data is not None else None
+        head = self._header()
+        return sniff_media_type(head[:16]) if head is not None else None
 
     @property
     def width(self) -> int | None:
@@ -146,8 +156,8 @@ class GeneratedImage:
         return _EXTENSIONS.get(self.media_type or "", "bin")
 
     def _pixel_size(self) -> tuple[int, int] | None:
-        data = self.data
-        return image_size(data[: 256 * 1024]) if data is not None else None
+        head = self._header()
+        return image_size(head) if head is not None else None
 
     def _loaded(self, data: bytes) -> None:
         self._data = data
@@ -231,8 +241,10 @@ class GeneratedImage:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
-        if self._data is not None or self._b64 is not None:
+        if self._header() is not None:
             out.update(media_type=self.media_type, width=self.width, height=self.height)
+        if self.path is not None:
+            out["path"] = str(self.path)
         return out
 
 
@@ -252,6 +264,7 @@ def _destination(target: Path, image: GeneratedImage, head: bytes) -> Path:
 def _write(target: Path, image: GeneratedImage, data: bytes) -> Path:
     destination = _destination(target, image, data[:16])
     destination.write_bytes(data)
+    image.path = destination
     return destination
 
 
@@ -272,9 +285,11 @@ class _Staging:
 
     def finish(self, head: bytes) -> Path:
         self.file.close()
+        self.image._head = head
         self.image._check_size(head)
         destination = _destination(self.target, self.image, head)
         os.replace(self.file.name, destination)
+        self.image.path = destination
         return destination
 
     def __exit__(self, *exc: object) -> None:

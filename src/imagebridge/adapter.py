@@ -21,6 +21,7 @@ from ._capabilities import ANY, Capabilities
 from ._errors import Problem
 from ._flow import Accepted, Effect, Flow, Progress, Sleep
 from ._inputs import ImageInput
+from ._polling import PollPolicy, TaskPhase, TaskState, poll_task
 from ._preflight import ImageWarning, Operation, Plan
 from ._provider_errors import (
     COMMON_ERROR_CODES,
@@ -50,16 +51,20 @@ __all__ = [
     "ImageWarning",
     "Operation",
     "Plan",
+    "PollPolicy",
     "Problem",
     "Progress",
     "Size",
     "Sleep",
     "TaskHandle",
+    "TaskPhase",
+    "TaskState",
     "Usage",
     "classify",
     "error_from_response",
     "error_from_task",
     "parse_retry_after",
     "parse_size",
+    "poll_task",
     "size_table",
 ]

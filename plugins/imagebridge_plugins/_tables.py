@@ -1,0 +1,32 @@
+"""Size tables shared by several built-in adapters.
+
+The gpt-image-2 tier table comes from the dimilinks backend (dialects.md section 1; 16-px
+aligned, portrait rows are the transpositions). OpenAI's API, dimilinks and APIMart agree on
+it; geeknow documents other presets, kept in its own module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imagebridge.adapter import size_table
+
+GPT_IMAGE_2_TIERS = size_table(
+    {
+        "1:1": {"1k": "1024x1024", "2k": "2048x2048", "4k": "2880x2880"},
+        "3:2": {"1k": "1536x1024", "2k": "2016x1344", "4k": "3504x2336"},
+        "4:3": {"1k": "1536x1152", "2k": "2048x1536", "4k": "3264x2448"},
+        "5:4": {"1k": "1600x1280", "2k": "2000x1600", "4k": "3200x2560"},
+        "16:9": {"1k": "1536x864", "2k": "2048x1152", "4k": "3840x2160"},
+        "2:1": {"1k": "1536x768", "2k": "2048x1024", "4k": "3840x1920"},
+        "21:9": {"1k": "1568x672", "2k": "2016x864", "4k": "3808x1632"},
+    }
+)
+
+#: gpt-image-2's pixel rule: sides divisible by 16, aspect 1:3..3:1, at most 3840x2160.
+GPT_IMAGE_2_PIXELS: dict[str, Any] = {
+    "size_multiple_of": 16,
+    "aspect_range": (1 / 3, 3.0),
+    "max_pixels": 3840 * 2160,
+    "max_edge": 3840,
+}

@@ -1,0 +1,69 @@
+"""Task statuses and failure bodies, read the same way by every task dialect built in here.
+
+Dialects name the same states differently (dimilinks ``queued|in_progress|succeeded``,
+APIMart ``pending|processing|completed|cancelled``, legacy ``success|dispatched|running``);
+the sets below accept all of them. An unknown status is treated as not finished: the
+overall deadline bounds the wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from imagebridge.adapter import ErrorCodes, TaskPhase, TaskState, error_from_task
+
+QUEUED = frozenset({"queued", "pending", "submitted", "waiting"})
+RUNNING = frozenset({"in_progress", "running", "processing", "dispatched", "generating"})
+SUCCEEDED = frozenset({"succeeded", "success", "completed", "complete", "done"})
+FAILED = frozenset({"failed", "failure", "error", "cancelled", "canceled", "expired"})
+
+
+def phase_of(status: str) -> TaskPhase:
+    if status in SUCCEEDED:
+        return "succeeded"
+    if status in FAILED:
+        return "failed"
+    return "queued" if status in QUEUED else "running"
+
+
+def percent_of(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return max(0.0, min(100.0, float(value)))
+    except ValueError:
+        return None
+
+
+def failed_state(
+    *,
+    provider: str,
+    task_id: str,
+    status: str,
+    body: Mapping[str, Any],
+    percent: float | None,
+    codes: ErrorCodes | None,
+) -> TaskState:
+    """A failed :class:`TaskState` from ``error`` as an object or a string, or flat fields."""
+    error = body.get("error")
+    code: Any = body.get("fail_reason") or body.get("error_code") or status
+    message: Any = body.get("error_message") or body.get("message")
+    if isinstance(error, Mapping):
+        code = error.get("code") or code
+        message = error.get("message") or error.get("detail") or message
+    elif isinstance(error, str) and error:
+        message = error
+    return TaskState(
+        status,
+        "failed",
+        percent,
+        error=error_from_task(
+            provider=provider,
+            task_id=task_id,
+            code=code,
+            message=message,
+            codes=codes,
+            body=dict(body),
+        ),
+    )

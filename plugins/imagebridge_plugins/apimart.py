@@ -1,0 +1,212 @@
+"""The ``apimart`` provider: APIMart's always-asynchronous image tasks (dialects.md section 2).
+
+``POST /images/generations`` answers ``{"code": 200, "data": [{"status": "submitted",
+"task_id": ...}]}`` (older models: ``data`` as one object with ``id``), then
+``GET /tasks/{id}`` is polled until ``completed`` (``failed`` and ``cancelled`` are failures).
+Image ``url`` is a list (a string in one doc example), ``error`` an object or a string, and
+each image's ``expires_at`` is kept. Bodies carry their own integer ``code``: a body whose
+``code`` is not 200 is an error even under HTTP 200.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from imagebridge import ServerError, hookimpl
+from imagebridge.adapter import (
+    Accepted,
+    Adapter,
+    Capabilities,
+    Flow,
+    GeneratedImage,
+    ImageResult,
+    Plan,
+    PollPolicy,
+    Progress,
+    TaskHandle,
+    TaskState,
+    classify,
+    poll_task,
+)
+
+from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
+from ._task_status import failed_state, percent_of, phase_of
+
+_FIELDS = ("quality", "output_format", "output_compression", "background", "moderation", "user")
+
+
+class ApimartAdapter(Adapter):
+    name = "apimart"
+    description = "APIMart async image tasks (gpt-image-2)"
+    default_base_url = "https://api.apimart.ai/v1"
+    default_model = "gpt-image-2"
+    models = ("gpt-image-2",)
+    poll_policy = PollPolicy(interval=2.0, backoff=1.25, max_interval=5.0)
+
+    def capabilities(self, model: str) -> Capabilities:
+        return Capabilities(
+            model=model,
+            native_ratio=True,
+            size_presets=GPT_IMAGE_2_TIERS,
+            size_auto=True,
+            max_n=4,
+            max_images_per_call=4,
+            qualities=("auto", "low", "medium", "high"),
+            output_formats=("png", "jpeg", "webp"),
+            output_compression=True,
+            backgrounds=("auto", "transparent", "opaque"),
+            moderations=("auto", "low"),
+            max_reference_images=4,
+            max_input_image_bytes=20 * 1024 * 1024,
+            generate_mask=True,
+            async_tasks=True,
+            known=model in self.models,
+            **GPT_IMAGE_2_PIXELS,
+        )
+
+    def body(self, plan: Plan) -> dict[str, Any]:
+        request = plan.request
+        body: dict[str, Any] = {"model": plan.model, "prompt": request.prompt, "n": plan.n}
+        if plan.wire_size is not None:
+            body["size"] = plan.wire_size
+        if plan.wire_resolution is not None:
+            body["resolution"] = plan.wire_resolution
+        for name in _FIELDS:
+            value = getattr(request, name)
+            if value is not None:
+                body[name] = value
+        if request.reference_images:
+            body["image_urls"] = [image.as_url() for image in request.reference_images]
+        if request.mask is not None:
+            body["mask_url"] = request.mask.as_url()
+        return body
+
+    # -- flows --------------------------------------------------------------------------------
+    def generate(self, plan: Plan) -> Flow[ImageResult]:
+        handle = yield from self.submit(plan)
+        return (yield from self.wait(handle))
+
+    def submit(self, plan: Plan) -> Flow[TaskHandle]:
+        yield Progress("submitting", provider=self.name)
+        response = yield httpx.Request(
+            "POST", self.url("/images/generations"), json=self.body(plan)
+        )
+        assert response is not None
+        body = self._envelope(response)
+        data = body.get("data")
+        entry = data[0] if isinstance(data, list) and data else data
+        task_id = None
+        if isinstance(entry, Mapping):
+            task_id = entry.get("task_id") or entry.get("id")
+        if not task_id:
+            raise self.unexpected(response, "the submit answer has no task id")
+        handle = TaskHandle(
+            provider=self.name,
+            base_url=self.base_url,
+            task_id=str(task_id),
+            model=plan.model,
+            n=plan.n,
+            expected_size=plan.expected_size,
+        )
+        yield Accepted(handle)
+        return handle
+
+    def wait(self, task: TaskHandle) -> Flow[ImageResult]:
+        state = yield from poll_task(
+            task_id=task.task_id,
+            provider=self.name,
+            request=lambda: httpx.Request(
+                "GET", self.url(f"/tasks/{task.task_id}"), params={"language": "en"}
+            ),
+            read=lambda response: self._read_task(response, task.task_id),
+            error=lambda response: self.error(response, task_id=task.task_id),
+            policy=self.poll_policy,
+        )
+        payload: Mapping[str, Any] = state.payload if isinstance(state.payload, Mapping) else {}
+        result = payload.get("result")
+        entries = result.get("images") if isinstance(result, Mapping) else None
+        images = [
+            image
+            for entry in entries or ()
+            if isinstance(entry, Mapping)
+            for image in _images(entry, self.resolve_url)
+        ]
+        if not images:
+            raise ServerError(
+                "the task completed but its result has no images",
+                provider=self.name,
+                code="empty_result",
+                task_id=task.task_id,
+                body=dict(payload),
+            )
+        created = payload.get("created")
+        return ImageResult(
+            images=images,
+            provider=self.name,
+            model=task.model,
+            task_ids=[task.task_id],
+            created=created if isinstance(created, int) else None,
+            raw=[dict(payload)],
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+    def _envelope(self, response: httpx.Response, task_id: str | None = None) -> Mapping[str, Any]:
+        """The body, after checking both the HTTP status and the body's own ``code``."""
+        body = self.mapping(response, task_id=task_id)
+        code = body.get("code")
+        if isinstance(code, int) and not isinstance(code, bool) and code != 200:
+            error = body.get("error")
+            inner = error if isinstance(error, Mapping) else {}
+            message = inner.get("message") or (error if isinstance(error, str) else "")
+            inner_code = str(inner.get("code") or code)
+            cls = classify(code if code >= 400 else None, inner_code, str(inner.get("type") or ""))
+            raise cls(
+                str(message or body.get("msg") or f"error code {code}"),
+                provider=self.name,
+                status_code=response.status_code,
+                code=inner_code,
+                task_id=task_id,
+                body=dict(body),
+            )
+        return body
+
+    def _read_task(self, response: httpx.Response, task_id: str) -> TaskState:
+        envelope = self._envelope(response, task_id)
+        data = envelope.get("data")
+        body: Mapping[str, Any] = data if isinstance(data, Mapping) else envelope
+        status = str(body.get("status") or "unknown").lower()
+        percent = percent_of(body.get("progress"))
+        phase = phase_of(status)
+        if phase == "succeeded":
+            return TaskState(status, "succeeded", 100.0, body)
+        if phase == "failed":
+            return failed_state(
+                provider=self.name,
+                task_id=task_id,
+                status=status,
+                body=body,
+                percent=percent,
+                codes=self.error_codes or None,
+            )
+        return TaskState(status, phase, percent)
+
+
+def _images(entry: Mapping[str, Any], resolve: Callable[[str], str]) -> list[GeneratedImage]:
+    urls = entry.get("url")
+    if isinstance(urls, str):
+        urls = [urls]
+    expires = entry.get("expires_at")
+    expires_at = float(expires) if isinstance(expires, int | float) else None
+    return [
+        GeneratedImage(url=resolve(url), expires_at=expires_at)
+        for url in urls or ()
+        if isinstance(url, str) and url
+    ]
+
+
+@hookimpl
+def imagebridge_adapters() -> list[type[Adapter]]:
+    return [ApimartAdapter]

@@ -1,0 +1,253 @@
+"""The ``dimilinks`` provider: asynchronous image tasks (dialects.md section 1).
+
+Generations go out in async mode by default (``?async=true``; the other three documented
+triggers can be chosen with ``provider_options={"dimilinks": {"async_trigger": ...}}``), then
+``GET /tasks/{id}`` is polled by the shared engine until ``succeeded`` or ``failed``. Result
+URLs may be relative signed links (``/p/img/...?exp=&sig=``, resolved against the API origin
+with the query kept), absolute, or ``data:`` URLs. ``compat="apimart"`` selects the
+APIMart-compatible response mode of the same API. Edits are multipart and synchronous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from imagebridge import ServerError, hookimpl
+from imagebridge.adapter import (
+    Accepted,
+    Adapter,
+    Capabilities,
+    Flow,
+    ImageResult,
+    Plan,
+    PollPolicy,
+    Progress,
+    TaskHandle,
+    TaskState,
+    poll_task,
+)
+
+from ._openai_images import OpenAIImagesAdapter
+from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
+from ._task_status import failed_state, percent_of, phase_of
+
+AsyncTrigger = Literal["query", "wait_for_result_query", "prefer_header", "body"]
+
+
+class DimilinksOptions(BaseModel):
+    """``provider_options["dimilinks"]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: ``async`` submits a task and polls it; ``sync`` waits for the image in one request.
+    mode: Literal["async", "sync"] = "async"
+    #: How async mode is asked for (all four are documented; ``query`` is ``?async=true``).
+    async_trigger: AsyncTrigger = "query"
+    #: ``apimart``: the APIMart-compatible response mode (always async).
+    compat: Literal["apimart"] | None = None
+
+    @model_validator(mode="after")
+    def _compat_is_async(self) -> DimilinksOptions:
+        if self.compat == "apimart" and self.mode == "sync":
+            raise ValueError("compat='apimart' is always asynchronous; it cannot be mode='sync'")
+        return self
+
+
+_DEFAULT_OPTIONS = DimilinksOptions()
+
+
+class DimilinksAdapter(OpenAIImagesAdapter):
+    name = "dimilinks"
+    description = "dimilinks async image tasks (gpt-image-2; APIMart-compatible mode)"
+    default_base_url = "https://dimilinks.com/v1"
+    default_model = "gpt-image-2"
+    models = ("gpt-image-2",)
+    options_model = DimilinksOptions
+    # The docs advise polling every 2-3 s.
+    poll_policy = PollPolicy(interval=2.0, backoff=1.25, max_interval=3.0)
+    edit_fields = ("output_format", "output_compression", "background", "moderation", "user")
+
+    def capabilities(self, model: str) -> Capabilities:
+        return Capabilities(
+            model=model,
+            native_ratio=True,
+            size_presets=GPT_IMAGE_2_TIERS,
+            size_auto=True,
+            max_n=4,
+            max_images_per_call=4,
+            output_formats=("png", "jpeg", "webp"),
+            output_compression=True,
+            backgrounds=("auto", "transparent", "opaque"),
+            moderations=("auto", "low"),
+            max_reference_images=4,
+            max_input_image_bytes=20 * 1024 * 1024,
+            edits=True,
+            max_edit_images=4,
+            mask=True,
+            async_tasks=True,
+            known=model in self.models,
+            **GPT_IMAGE_2_PIXELS,
+        )
+
+    # -- wire ---------------------------------------------------------------------------------
+    def extra_fields(self, plan: Plan) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if plan.wire_resolution is not None:
+            fields["resolution"] = plan.wire_resolution
+        if plan.request.reference_images:
+            fields["image_urls"] = [image.as_url() for image in plan.request.reference_images]
+        return fields
+
+    def edit_extra_fields(self, plan: Plan) -> dict[str, Any]:
+        if plan.wire_resolution is not None:
+            return {"resolution": plan.wire_resolution}
+        return {}
+
+    def _submit_request(self, plan: Plan, options: DimilinksOptions) -> httpx.Request:
+        body = self.body(plan)
+        params: dict[str, str] = {}
+        headers: dict[str, str] = {}
+        if options.compat == "apimart":
+            params["compat"] = "apimart"
+        elif options.async_trigger == "query":
+            params["async"] = "true"
+        elif options.async_trigger == "wait_for_result_query":
+            params["wait_for_result"] = "false"
+        elif options.async_trigger == "prefer_header":
+            headers["Prefer"] = "respond-async"
+        else:
+            body["wait_for_result"] = False
+        return httpx.Request(
+            "POST", self.url("/images/generations"), params=params, json=body, headers=headers
+        )
+
+    # -- flows --------------------------------------------------------------------------------
+    def generate(self, plan: Plan) -> Flow[ImageResult]:
+        options = _options(plan)
+        if options.mode == "sync":
+            return (yield from super().generate(plan))
+        yield Progress("submitting", provider=self.name)
+        response = yield self._submit_request(plan, options)
+        assert response is not None
+        body = self.mapping(response)
+        if isinstance(body.get("data"), list) and any(
+            isinstance(item, Mapping) and (item.get("url") or item.get("b64_json"))
+            for item in body["data"]
+        ):
+            # Answered with the images at once (a gateway ignoring async mode).
+            return self.result(response, plan)
+        handle = yield from self._accept(response, body, plan, options)
+        return (yield from self.wait(handle))
+
+    def submit(self, plan: Plan) -> Flow[TaskHandle]:
+        options = _options(plan)
+        yield Progress("submitting", provider=self.name)
+        response = yield self._submit_request(plan, options)
+        assert response is not None
+        return (yield from self._accept(response, self.mapping(response), plan, options))
+
+    def _accept(
+        self,
+        response: httpx.Response,
+        body: Mapping[str, Any],
+        plan: Plan,
+        options: DimilinksOptions,
+    ) -> Flow[TaskHandle]:
+        task_id = _submitted_task_id(body)
+        if not task_id:
+            raise self.unexpected(response, "the submit answer has no task id")
+        handle = TaskHandle(
+            provider=self.name,
+            base_url=self.base_url,
+            task_id=task_id,
+            model=plan.model,
+            n=plan.n,
+            expected_size=plan.expected_size,
+            state={"compat": options.compat} if options.compat else {},
+        )
+        yield Accepted(handle)
+        return handle
+
+    def wait(self, task: TaskHandle) -> Flow[ImageResult]:
+        state = yield from poll_task(
+            task_id=task.task_id,
+            provider=self.name,
+            request=lambda: httpx.Request("GET", self.url(f"/tasks/{task.task_id}")),
+            read=lambda response: self._read_task(response, task.task_id),
+            error=lambda response: self.error(response, task_id=task.task_id),
+            policy=self.poll_policy,
+        )
+        payload = state.payload if isinstance(state.payload, Mapping) else {}
+        items = payload.get("data")
+        images = [self.image(item) for item in items or () if isinstance(item, Mapping)]
+        if not images:
+            raise ServerError(
+                "the task succeeded but its result has no images",
+                provider=self.name,
+                code="empty_result",
+                task_id=task.task_id,
+                body=dict(payload),
+            )
+        created = payload.get("created")
+        return ImageResult(
+            images=images,
+            provider=self.name,
+            model=task.model,
+            task_ids=[task.task_id],
+            created=created if isinstance(created, int) else None,
+            raw=[payload],
+        )
+
+    def result(self, response: httpx.Response, plan: Plan) -> ImageResult:
+        result = super().result(response, plan)
+        body = self.mapping(response)
+        task_id = body.get("task_id")
+        if isinstance(task_id, str) and task_id:
+            result.task_ids.append(task_id)
+        return result
+
+    def _read_task(self, response: httpx.Response, task_id: str) -> TaskState:
+        body = self.mapping(response, task_id=task_id)
+        if isinstance(body.get("data"), Mapping) and "status" not in body:
+            body = body["data"]  # tolerate an APIMart-style envelope
+        status = str(body.get("status") or "unknown").lower()
+        percent = percent_of(body.get("progress"))
+        phase = phase_of(status)
+        if phase == "succeeded":
+            result = body.get("result")
+            payload = result if isinstance(result, Mapping) else {"data": body.get("data")}
+            return TaskState(status, "succeeded", 100.0, payload)
+        if phase == "failed":
+            return failed_state(
+                provider=self.name,
+                task_id=task_id,
+                status=status,
+                body=body,
+                percent=percent,
+                codes=self.error_codes or None,
+            )
+        return TaskState(status, phase, percent)
+
+
+def _options(plan: Plan) -> DimilinksOptions:
+    return plan.options if isinstance(plan.options, DimilinksOptions) else _DEFAULT_OPTIONS
+
+
+def _submitted_task_id(body: Mapping[str, Any]) -> str | None:
+    """The task id of a submit answer, in the native or the APIMart-compatible shape."""
+    task_id = body.get("task_id") or body.get("id")
+    data = body.get("data")
+    if not task_id and isinstance(data, list) and data and isinstance(data[0], Mapping):
+        task_id = data[0].get("task_id") or data[0].get("id")
+    elif not task_id and isinstance(data, Mapping):
+        task_id = data.get("task_id") or data.get("id")
+    return str(task_id) if task_id else None
+
+
+@hookimpl
+def imagebridge_adapters() -> list[type[Adapter]]:
+    return [DimilinksAdapter]

@@ -1,0 +1,151 @@
+"""The one polling engine every asynchronous-task dialect uses.
+
+An adapter supplies two small functions: one that builds the poll request and one that reads
+a poll response into a :class:`TaskState` (its statuses mapped to not-finished, succeeded or
+failed). :func:`poll_task` does the rest, the same way for every provider:
+
+* waits between polls on the client's clock, growing the interval by ``backoff`` up to
+  ``max_interval``, and honours a ``Retry-After`` header on any poll response;
+* stops at once on HTTP 404 (the task does not exist) with :class:`NotFoundError`;
+* retries transient failures (no response, 429, 5xx, an HTML error page or a body it cannot
+  read) up to ``max_transient_failures`` in a row, never dropping the task id;
+* reports every status change as :class:`Progress`.
+
+The overall deadline is not here: the driver enforces it on every sleep and request, and the
+resulting :class:`ImageTimeoutError` carries the task id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from ._errors import (
+    APIConnectionError,
+    NotFoundError,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+)
+from ._flow import Flow, Progress, Sleep
+from ._provider_errors import parse_retry_after
+
+TaskPhase = Literal["queued", "running", "succeeded", "failed"]
+
+#: Longest wait a provider's Retry-After may impose between two polls.
+MAX_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """How often to poll. ``interval`` is the first wait after submitting."""
+
+    interval: float = 2.0
+    backoff: float = 1.25
+    max_interval: float = 5.0
+    max_transient_failures: int = 5
+
+    def next_interval(self, current: float) -> float:
+        return min(self.max_interval, current * self.backoff)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """One poll's answer: the provider's raw ``status``, what it means and its payload."""
+
+    status: str
+    phase: TaskPhase
+    percent: float | None = None
+    #: The adapter's parsed success payload (anything it needs to build the result).
+    payload: Any = None
+    #: For a failed task: the error to raise (usually from ``error_from_task``).
+    error: ProviderError | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("succeeded", "failed")
+
+
+def poll_task(
+    *,
+    task_id: str,
+    provider: str,
+    request: Callable[[], httpx.Request],
+    read: Callable[[httpx.Response], TaskState],
+    error: Callable[[httpx.Response], ProviderError],
+    policy: PollPolicy,
+    first_wait: float | None = None,
+) -> Flow[TaskState]:
+    """Poll until the task succeeds (return its state) or fails (raise its error).
+
+    ``error`` turns an error response into the adapter's :class:`ProviderError`.
+    """
+    interval = policy.interval
+    wait = policy.interval if first_wait is None else first_wait
+    failures = 0
+    last: tuple[str, float | None] | None = None
+    while True:
+        if wait > 0:
+            yield Sleep(wait)
+        try:
+            response = yield request()
+        except APIConnectionError:
+            failures += 1
+            if failures > policy.max_transient_failures:
+                raise
+            wait = interval = policy.next_interval(interval)
+            continue
+        assert response is not None
+        retry_after = parse_retry_after(response.headers)
+        try:
+            if response.status_code == 404:
+                raise _not_found(error(response), task_id)
+            if response.is_error:
+                raise error(response)
+            state = read(response)
+        except (ServerError, RateLimitError) as exc:
+            exc.task_id = exc.task_id or task_id
+            failures += 1
+            if failures > policy.max_transient_failures:
+                raise
+            interval = policy.next_interval(interval)
+            wait = min(MAX_RETRY_AFTER, retry_after) if retry_after is not None else interval
+            continue
+        failures = 0
+        if state.phase == "failed":
+            failure = state.error or ServerError(
+                f"task ended as {state.status!r}", provider=provider, code=state.status
+            )
+            failure.task_id = failure.task_id or task_id
+            raise failure
+        if (state.status, state.percent) != last:
+            last = (state.status, state.percent)
+            stage: Literal["queued", "running", "done"] = (
+                "done" if state.phase == "succeeded" else state.phase
+            )
+            yield Progress(stage, state.status, state.percent, task_id, provider)
+        if state.phase == "succeeded":
+            return state
+        if retry_after is not None:
+            wait = min(MAX_RETRY_AFTER, max(retry_after, 0.0))
+        else:
+            wait = interval
+            interval = policy.next_interval(interval)
+
+
+def _not_found(error: ProviderError, task_id: str) -> ProviderError:
+    if not isinstance(error, NotFoundError):
+        error = NotFoundError(
+            error.message,
+            provider=error.provider,
+            status_code=404,
+            code=error.code or "not_found",
+            body=error.body,
+        )
+    error.message = f"task {task_id} was not found: {error.message}"
+    error.args = (error.message,)
+    error.task_id = task_id
+    return error
