@@ -31,6 +31,8 @@ class Registry:
     def __init__(self, manager: pluggy.PluginManager) -> None:
         self.manager = manager
         self._adapters: dict[str, type[Adapter]] | None = None
+        # Declarations are static: computed once per (adapter class, base URL, model).
+        self._capabilities: dict[tuple[type[Adapter], str, str], Capabilities] = {}
 
     # -- registration -------------------------------------------------------------------------
     def register(self, plugin: object, name: str | None = None) -> None:
@@ -38,10 +40,12 @@ class Registry:
         _register(self.manager, plugin, name or _plugin_label(plugin))
         _check_pending(self.manager)
         self._adapters = None
+        self._capabilities.clear()
 
     def unregister(self, name: str) -> None:
         self.manager.unregister(name=name)
         self._adapters = None
+        self._capabilities.clear()
 
     @property
     def adapters(self) -> dict[str, type[Adapter]]:
@@ -80,11 +84,17 @@ class Registry:
 
     # -- hooks the core calls ---------------------------------------------------------------------
     def capabilities(self, adapter: Adapter, model: str) -> Capabilities:
-        base = adapter.capabilities(model)
-        refined = self.manager.hook.imagebridge_model_capabilities(
-            provider=adapter.name, model=model, capabilities=base
-        )
-        return refined if isinstance(refined, Capabilities) else base
+        """What ``model`` supports on ``adapter``, with plugin refinements applied."""
+        key = (type(adapter), adapter.base_url, model)
+        cached = self._capabilities.get(key)
+        if cached is None:
+            base = adapter.capabilities(model)
+            refined = self.manager.hook.imagebridge_model_capabilities(
+                provider=adapter.name, model=model, capabilities=base
+            )
+            cached = refined if isinstance(refined, Capabilities) else base
+            self._capabilities[key] = cached
+        return cached
 
     def problems(
         self,

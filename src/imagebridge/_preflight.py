@@ -57,7 +57,7 @@ class Plan:
     warnings: tuple[ImageWarning, ...] = field(default_factory=tuple)
 
     def for_batch(self, n: int) -> Plan:
-        return dataclasses.replace(self, n=n)
+        return self if n == self.n else dataclasses.replace(self, n=n)
 
 
 def plan(

@@ -1,0 +1,1 @@
+"""The conformance kit: replay recorded HTTP cassettes against any adapter (work in progress)."""
