@@ -22,6 +22,7 @@ from imagebridge.adapter import (
     Plan,
     Progress,
     Usage,
+    sniff_media_type,
 )
 
 # Canonical field -> wire field, sent when set (after pre-flight accepted it).
@@ -128,16 +129,18 @@ class OpenAIImagesAdapter(Adapter):
         )
 
 
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
 def _file(image: ImageInput, index: int, stem: str = "image") -> tuple[str, bytes, str]:
+    """A multipart file part: the file's own name for a path, else ``<stem>-<i>.<ext>``."""
     data = image.read()
-    name = image.filename(index) if image.kind == "path" else f"{stem}-{index}.{_ext(image)}"
-    return (name, data, image.media_type())
-
-
-def _ext(image: ImageInput) -> str:
-    return {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(
-        image.media_type(), "bin"
-    )
+    media_type = sniff_media_type(data[:16]) or "application/octet-stream"
+    if image.kind == "path":
+        name = image.filename(index)
+    else:
+        name = f"{stem}-{index}.{_EXTENSIONS.get(media_type, 'bin')}"
+    return (name, data, media_type)
 
 
 def _form_value(value: Any) -> str:

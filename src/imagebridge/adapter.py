@@ -20,6 +20,7 @@ from ._adapter import Adapter
 from ._capabilities import ANY, Capabilities
 from ._errors import Problem
 from ._flow import Accepted, Effect, Flow, Progress, Sleep
+from ._imageinfo import image_size, sniff_media_type
 from ._inputs import ImageInput
 from ._polling import PollPolicy, TaskPhase, TaskState, poll_task
 from ._preflight import ImageWarning, Operation, Plan
@@ -63,8 +64,10 @@ __all__ = [
     "classify",
     "error_from_response",
     "error_from_task",
+    "image_size",
     "parse_retry_after",
     "parse_size",
     "poll_task",
     "size_table",
+    "sniff_media_type",
 ]
