@@ -1,0 +1,43 @@
+"""Configuration of the emulator: the :class:`EmulatorConfig` dataclass and the dialect names."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+DIALECTS: tuple[str, ...] = ("openai", "geeknow", "dimilinks", "apimart")
+
+RESULT_URL_STYLES: tuple[str, ...] = ("relative", "absolute", "data")
+
+
+@dataclass
+class EmulatorConfig:
+    """How an emulator app behaves.
+
+    ``task_duration`` is the number of seconds an async task (dimilinks, apimart) takes from
+    submit to success, measured with ``clock``; synchronous dimilinks calls sleep that long.
+    ``default_dialect`` is also served at the bare ``/v1`` prefix. When ``api_key`` is set,
+    ``Authorization`` must be ``Bearer <api_key>``; otherwise any non-empty bearer token is
+    accepted. ``result_url_style`` picks the form of dimilinks result URLs: ``relative``
+    (``/p/img/...``), ``absolute`` (origin + ``/p/img/...``) or ``data`` (a data URL).
+    """
+
+    task_duration: float = 3.0
+    default_dialect: str = "openai"
+    api_key: str | None = None
+    result_url_style: str = "relative"
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if self.default_dialect not in DIALECTS:
+            raise ValueError(
+                f"unknown dialect {self.default_dialect!r}; expected one of {DIALECTS}"
+            )
+        if self.result_url_style not in RESULT_URL_STYLES:
+            raise ValueError(
+                f"unknown result_url_style {self.result_url_style!r}; "
+                f"expected one of {RESULT_URL_STYLES}"
+            )
+        if self.task_duration < 0:
+            raise ValueError("task_duration must not be negative")

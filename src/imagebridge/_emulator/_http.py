@@ -1,0 +1,159 @@
+"""Plumbing shared by the dialects: the endpoint wrapper, bearer auth, body parsing, the log.
+
+:func:`endpoint` wraps a handler so that every request is appended to the state's request log
+(method, path, query, headers with ``Authorization`` redacted, then the parsed ``json`` body or
+``form`` fields and the answer's ``status``), the bearer token is checked, and an
+:class:`ApiError` is rendered in the dialect's error style. Strings longer than 64 KiB are
+clipped in the log (the request itself is not affected).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ._errors import ApiError, render_error
+from ._store import EmulatorState
+
+Handler = Callable[[Request], Awaitable[Response]]
+StyleFor = Callable[[Request], str]
+
+REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
+MAX_LOGGED_STRING = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Auth:
+    """How a dialect answers a missing or wrong bearer token."""
+
+    missing_code: str = "invalid_api_key"
+    invalid_code: str = "invalid_api_key"
+    type_: str | None = None
+
+
+def endpoint(
+    state: EmulatorState, style: str | StyleFor, handler: Handler, auth: Auth | None = None
+) -> Handler:
+    """Wrap ``handler`` with logging, optional auth and error rendering."""
+
+    async def run(request: Request) -> Response:
+        entry = _base_entry(request)
+        request.state.log_entry = entry
+        state.record(entry)
+        error_style = style(request) if callable(style) else style
+        try:
+            if auth is not None:
+                check_auth(request, state.config.api_key, auth)
+            response = await handler(request)
+        except ApiError as error:
+            response = render_error(error_style, error)
+        entry["status"] = response.status_code
+        return response
+
+    return run
+
+
+def check_auth(request: Request, api_key: str | None, auth: Auth) -> None:
+    """Raise a 401 :class:`ApiError` unless the request carries an acceptable bearer token."""
+    header = request.headers.get("authorization", "").strip()
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if not header or (scheme.lower() == "bearer" and not token):
+        raise ApiError(
+            401,
+            auth.missing_code,
+            "Missing API key: send 'Authorization: Bearer <key>'.",
+            type_=auth.type_,
+        )
+    if scheme.lower() != "bearer" or (api_key is not None and token != api_key):
+        raise ApiError(401, auth.invalid_code, "Incorrect API key provided.", type_=auth.type_)
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The JSON object body (logged), or a 400 :class:`ApiError`."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(
+            400, "invalid_json", "We could not parse the JSON body of your request."
+        ) from None
+    request.state.log_entry["json"] = clip(body)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    return body
+
+
+async def read_form(request: Request) -> FormData:
+    """The multipart form (logged; file parts as filename/content_type/size). Close it after."""
+    if "multipart/form-data" not in request.headers.get("content-type", ""):
+        raise ApiError(400, "invalid_request_error", "The request must be multipart/form-data.")
+    try:
+        form = await request.form(max_part_size=64 * 1024 * 1024)
+    except Exception as exc:
+        raise ApiError(400, "invalid_request_error", f"Malformed multipart body: {exc}") from None
+    logged: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        item = describe_upload(value) if isinstance(value, UploadFile) else clip(value)
+        if key in logged:
+            previous = logged[key]
+            logged[key] = [*previous, item] if isinstance(previous, list) else [previous, item]
+        else:
+            logged[key] = item
+    request.state.log_entry["form"] = logged
+    return form
+
+
+def describe_upload(upload: UploadFile) -> dict[str, Any]:
+    size = upload.size
+    if size is None:
+        position = upload.file.tell()
+        upload.file.seek(0, 2)
+        size = upload.file.tell()
+        upload.file.seek(position)
+    return {"filename": upload.filename, "content_type": upload.content_type, "size": size}
+
+
+def clip(value: Any) -> Any:
+    """A copy of a JSON value with over-long strings shortened, for the log."""
+    if isinstance(value, str) and len(value) > MAX_LOGGED_STRING:
+        return f"{value[:256]}...[clipped, {len(value)} chars]"
+    if isinstance(value, list):
+        return [clip(item) for item in value]
+    if isinstance(value, dict):
+        return {key: clip(item) for key, item in value.items()}
+    return value
+
+
+def origin(request: Request) -> str:
+    """``scheme://host:port`` of the request."""
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def falsey(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("0", "false", "no", "off")
+
+
+def _base_entry(request: Request) -> dict[str, Any]:
+    headers = {
+        key: ("[redacted]" if key in REDACTED_HEADERS else value)
+        for key, value in request.headers.items()
+    }
+    return {
+        "time": time.time(),
+        "method": request.method,
+        "path": request.url.path,
+        "query": dict(request.query_params),
+        "headers": headers,
+    }

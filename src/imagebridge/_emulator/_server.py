@@ -1,0 +1,97 @@
+"""Running the emulator: :func:`serve` (blocking) and :class:`EmulatorServer` (a background
+uvicorn thread on a free port, for tests).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from ._app import create_app, get_state
+from ._config import EmulatorConfig
+from ._store import EmulatorState
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, config: EmulatorConfig | None = None) -> None:
+    """Serve an emulator app with uvicorn until interrupted."""
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+
+
+class EmulatorServer:
+    """A context manager running the emulator in a background thread on a free port.
+
+    >>> with EmulatorServer(EmulatorConfig(task_duration=0.2)) as server:  # doctest: +SKIP
+    ...     base_url = server.url("dimilinks")  # http://127.0.0.1:<port>/dimilinks/v1
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1") -> None:
+        self.config = config or EmulatorConfig()
+        self.host = host
+        self.app = create_app(self.config)
+        self.app_state: EmulatorState = get_state(self.app)
+        self.origin = ""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    def url(self, dialect: str | None = None) -> str:
+        """Base URL of a dialect (``{origin}/{dialect}/v1``), or ``{origin}/v1``."""
+        if not self.origin:
+            raise RuntimeError("the server is not running; use it as a context manager")
+        return f"{self.origin}/{dialect}/v1" if dialect else f"{self.origin}/v1"
+
+    def __enter__(self) -> EmulatorServer:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
+        # proto is TCP, and without it keep-alive requests stall ~40 ms (Nagle + delayed ACK).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            host=self.host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            http="h11",
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="imagebridge-emulator", daemon=True
+        )
+        self._server, self._thread, self._socket = server, thread, sock
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self._stop()
+                raise RuntimeError("the emulator server did not start")
+            time.sleep(0.005)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.origin = f"http://{host}:{port}"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
