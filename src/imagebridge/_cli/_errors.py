@@ -1,0 +1,234 @@
+"""Exit codes and the one-line error reports of the command line.
+
+Every failure ends as a :class:`CliError`: one line ``imagebridge: error: <message>`` on
+stderr (a traceback only with ``--verbose``), with ``--json`` also an ``{"error": {...}}``
+object on stdout, and an exit code from :class:`ExitCode` that tells invalid input apart
+from a provider failure.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+import click
+
+from imagebridge import (
+    APIConnectionError,
+    ConfigurationError,
+    ImageBridgeError,
+    ImageTimeoutError,
+    InvalidRequestError,
+    ProviderError,
+    TaskFailedError,
+)
+
+PREFIX = "imagebridge: error: "
+
+
+class ExitCode(IntEnum):
+    """The exit status of ``imagebridge``."""
+
+    OK = 0
+    #: Any other imagebridge error (or an unexpected failure).
+    ERROR = 1
+    #: Invalid input: a usage error, an invalid request, or configuration (unknown provider,
+    #: missing API key or base URL). Nothing was sent to the provider.
+    INVALID = 2
+    #: The provider answered with an error (the message includes its code).
+    PROVIDER = 3
+    #: The overall ``--timeout`` deadline passed.
+    TIMEOUT = 4
+    #: No response from the provider (connection refused, reset, DNS failure).
+    CONNECTION = 5
+    #: Interrupted (Ctrl-C).
+    INTERRUPTED = 130
+
+
+EXIT_CODE_HELP: dict[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.ERROR: "other error",
+    ExitCode.INVALID: "invalid input (usage, invalid request, unknown provider, missing key)",
+    ExitCode.PROVIDER: "the provider answered with an error",
+    ExitCode.TIMEOUT: "the --timeout deadline passed (a task id is printed to resume)",
+    ExitCode.CONNECTION: "no response from the provider (connection failed)",
+    ExitCode.INTERRUPTED: "interrupted (an accepted task's id is printed to resume)",
+}
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table for ``imagebridge --help`` (``\\b`` keeps click from rewrapping)."""
+    rows = [f"  {int(code):>3}  {text}" for code, text in EXIT_CODE_HELP.items()]
+    return "\b\nExit codes:\n" + "\n".join(rows)
+
+
+class CliError(Exception):
+    """A failure reported as one line on stderr (and an error object on stdout with --json).
+
+    The group's ``main`` shows it and exits with ``exit_code``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        exit_code: int,
+        *,
+        payload: dict[str, Any] | None = None,
+        details: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.payload = payload
+        self.details = details
+
+    def show(self) -> None:
+        if self.details:
+            click.echo(self.details.rstrip(), err=True)
+        click.echo(PREFIX + self.message, err=True)
+        if self.payload is not None:
+            click.echo(json.dumps({"error": self.payload}))
+
+
+@dataclass
+class ErrorContext:
+    """What the error report needs to know about the running command."""
+
+    json_mode: bool = False
+    verbose: bool = False
+    provider: str | None = None
+    secrets: list[str] = field(default_factory=list)
+    #: Extra keys for the JSON error object (e.g. the images saved before a failure).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "***")
+        return text
+
+
+def exit_code_for(error: BaseException) -> ExitCode:
+    if isinstance(error, InvalidRequestError | ConfigurationError):
+        return ExitCode.INVALID
+    if isinstance(error, ProviderError):
+        return ExitCode.PROVIDER
+    if isinstance(error, ImageTimeoutError):
+        return ExitCode.TIMEOUT
+    if isinstance(error, APIConnectionError):
+        return ExitCode.CONNECTION
+    return ExitCode.ERROR
+
+
+def describe(error: ImageBridgeError, provider: str | None = None) -> str:
+    """A one-line message for a library error, with a resume hint for an accepted task."""
+    if isinstance(error, InvalidRequestError) and error.problems:
+        where = f" for provider {error.provider!r}" if error.provider else ""
+        return f"invalid request{where}: " + "; ".join(str(p) for p in error.problems)
+    text = error.message
+    if isinstance(error, ConfigurationError):
+        # The library speaks of keyword arguments; on the command line they are options.
+        text = text.replace("pass api_key=", "pass --api-key").replace(
+            "pass base_url=", "pass --base-url"
+        )
+    if isinstance(error, ProviderError):
+        bits = [error.provider]
+        if error.status_code is not None:
+            bits.append(f"HTTP {error.status_code}")
+        if error.code:
+            bits.append(error.code)
+        text = f"[{' '.join(bits)}] {text}"
+    task_id = error.task_id
+    if task_id:
+        name = getattr(error, "provider", None) or provider or "PROVIDER"
+        if isinstance(error, TaskFailedError):
+            if f"task {task_id}" not in text:
+                text += f" (task {task_id})"
+        else:
+            text += (
+                f" (task {task_id} was accepted and may still finish; resume it with:"
+                f" imagebridge task {task_id} --provider {name})"
+            )
+    return " ".join(text.split())
+
+
+def payload_for(error: BaseException, message: str) -> dict[str, Any]:
+    """The ``{"error": ...}`` object of ``--json`` output."""
+    out: dict[str, Any] = {
+        "type": type(error).__name__,
+        "message": message,
+        "code": getattr(error, "code", None) or None,
+        "task_id": getattr(error, "task_id", None),
+        "exit_code": int(exit_code_for(error)),
+    }
+    for key in ("provider", "status_code"):
+        value = getattr(error, key, None)
+        if value is not None:
+            out[key] = value
+    if isinstance(error, InvalidRequestError):
+        out["problems"] = [
+            {"field": p.field, "reason": p.reason, "allowed": p.allowed} for p in error.problems
+        ]
+    return out
+
+
+@contextmanager
+def report_errors(context: ErrorContext) -> Iterator[ErrorContext]:
+    """Turn any failure in the block into a :class:`CliError` (no traceback unless verbose)."""
+    try:
+        yield context
+    except (CliError, click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+        raise
+    except ImageBridgeError as error:
+        raise _cli_error(error, describe(error, context.provider), context) from None
+    except OSError as error:
+        raise _cli_error(error, _os_message(error), context) from None
+    except Exception as error:  # an unexpected failure: still one line, still no key
+        raise _cli_error(error, f"unexpected {type(error).__name__}: {error}", context) from None
+
+
+def _cli_error(error: BaseException, message: str, context: ErrorContext) -> CliError:
+    message = context.scrub(message)
+    payload = None
+    if context.json_mode:
+        payload = _scrub_payload({**payload_for(error, message), **context.extra}, context)
+    details = None
+    if context.verbose:
+        details = context.scrub("".join(traceback.format_exception(error)))
+    return CliError(message, exit_code_for(error), payload=payload, details=details)
+
+
+def _scrub_payload(payload: dict[str, Any], context: ErrorContext) -> dict[str, Any]:
+    scrubbed: dict[str, Any] = json.loads(context.scrub(json.dumps(payload, default=str)))
+    return scrubbed
+
+
+def _os_message(error: OSError) -> str:
+    if error.filename is not None:
+        return f"{error.strerror or error}: {error.filename}"
+    return str(error)
+
+
+def usage_payload(error: click.ClickException, message: str) -> dict[str, Any]:
+    return {
+        "type": type(error).__name__,
+        "message": message,
+        "code": None,
+        "task_id": None,
+        "exit_code": int(ExitCode.INVALID),
+    }
+
+
+def json_requested(args: Iterable[str]) -> bool:
+    """Whether ``--json`` is among the options (before a ``--`` separator)."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False

@@ -1,0 +1,212 @@
+"""``imagebridge generate`` and ``imagebridge edit``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from imagebridge import (
+    ConfigurationError,
+    ImageBridgeError,
+    ImageClient,
+    ImageResult,
+    default_registry,
+)
+
+from ._errors import CliError, ErrorContext, ExitCode, report_errors
+from ._options import (
+    Connection,
+    RunSettings,
+    connection_options,
+    image_input,
+    request_options,
+    run_options,
+    split_params,
+)
+from ._output import ProgressReporter, emit_result, emit_task, save_images, verbose_logging
+
+
+@click.command()
+@click.argument("prompt")
+@connection_options
+@request_options
+@click.option(
+    "--reference",
+    "-r",
+    "references",
+    multiple=True,
+    metavar="PATH_OR_URL",
+    help="Reference image (repeatable): a local file, an http(s) URL or a data: URL.",
+)
+@run_options
+def generate(prompt: str, references: tuple[str, ...], **params: Any) -> None:
+    """Generate images from PROMPT and save them.
+
+    Prints the path of each saved image, one per line (or, with --json, one JSON object with
+    "images": [{"path": ...}, ...], "task_id" and "warnings"). Options left out take the
+    provider's defaults; a request the model cannot honour (e.g. dall-e-3 with --size
+    512x512) is refused before anything is sent.
+
+    \b
+    Examples:
+      imagebridge generate "a red cube" --provider geeknow --model gpt-image-1 --size 1:1
+      imagebridge generate "a poster" -p dimilinks --size 16:9 --resolution 2k -o out/
+      imagebridge generate "a logo" -p geeknow --option watermark=false --json
+      imagebridge generate "a cat" -p dimilinks --no-wait      # print the task id
+    """
+    connection, fields, settings = split_params(params)
+    if references:
+        fields["reference_images"] = [image_input(value) for value in references]
+    execute(connection, settings, prompt, fields)
+
+
+@click.command()
+@click.argument("prompt")
+@click.option(
+    "--image",
+    "-i",
+    "images",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    help="Image to edit (repeatable; a local file or a URL).",
+)
+@click.option("--mask", metavar="PATH", help="Mask image: transparent areas are edited.")
+@connection_options
+@request_options
+@run_options
+def edit(prompt: str, images: tuple[str, ...], mask: str | None, **params: Any) -> None:
+    """Edit one or more images by PROMPT and save the results.
+
+    Output is the same as for 'generate'. Edits are never submitted as asynchronous tasks,
+    so --no-wait is refused.
+
+    \b
+    Examples:
+      imagebridge edit "add a hat" --provider openai --image cat.png
+      imagebridge edit "merge them" -p openai -i a.png -i b.png --mask mask.png --json
+    """
+    connection, fields, settings = split_params(params)
+    if settings.no_wait:
+        raise click.UsageError("--no-wait is only for 'generate': edits are not submitted as tasks")
+    execute(
+        connection,
+        settings,
+        prompt,
+        fields,
+        images=[image_input(value) for value in images],
+        mask=image_input(mask) if mask else None,
+    )
+
+
+def execute(
+    connection: Connection,
+    settings: RunSettings,
+    prompt: str,
+    fields: dict[str, Any],
+    *,
+    images: list[str | Path] | None = None,
+    mask: str | Path | None = None,
+) -> None:
+    """Run one job, save its images and print them; failures become one-line errors."""
+    context = ErrorContext(
+        json_mode=settings.json_mode,
+        verbose=settings.verbose,
+        provider=connection.provider,
+        secrets=_secrets(connection),
+    )
+    with verbose_logging(settings.verbose), report_errors(context):
+        with open_client(connection, settings) as client:
+            if settings.no_wait:
+                emit_task(client.submit(prompt, **fields), settings.json_mode)
+                return
+            result, entries = _run(client, settings, context, prompt, fields, images, mask)
+        emit_result(result, entries, settings.json_mode)
+
+
+def _run(
+    client: ImageClient,
+    settings: RunSettings,
+    context: ErrorContext,
+    prompt: str,
+    fields: dict[str, Any],
+    images: list[str | Path] | None,
+    mask: str | Path | None,
+) -> tuple[ImageResult, list[dict[str, Any]]]:
+    """Generate or edit with progress shown, and save the images."""
+    with ProgressReporter(settings.verbose) as reporter:
+        try:
+            if images is None:
+                result = client.generate(prompt, on_progress=reporter, **fields)
+            else:
+                result = client.edit(prompt, images, mask=mask, on_progress=reporter, **fields)
+        except ImageBridgeError as error:
+            _save_partial(error, settings, context)
+            raise
+        except KeyboardInterrupt:
+            if reporter.task_id is None:
+                raise
+            raise _interrupted(reporter.task_id, context) from None
+        reporter.note("saving")
+        return result, save_images(result, settings.output)
+
+
+def open_client(connection: Connection, settings: RunSettings) -> ImageClient:
+    if not connection.provider:
+        installed = ", ".join(default_registry().adapters) or "none"
+        raise ConfigurationError(
+            "no provider: pass --provider NAME or set IMAGEBRIDGE_PROVIDER"
+            f" (installed providers: {installed})"
+        )
+    extra: dict[str, Any] = {}
+    if settings.timeout is not None:
+        extra["timeout"] = settings.timeout
+    return ImageClient(
+        connection.provider, api_key=connection.api_key, base_url=connection.base_url, **extra
+    )
+
+
+def _save_partial(error: ImageBridgeError, settings: RunSettings, context: ErrorContext) -> None:
+    """Keep the images a split request made before it failed: they are paid for."""
+    if error.partial is None:
+        return
+    try:
+        entries = save_images(error.partial, settings.output)
+    except (ImageBridgeError, OSError) as exc:
+        click.echo(f"warning: could not save the images made before the error: {exc}", err=True)
+        return
+    if settings.json_mode:
+        context.extra["partial"] = {**error.partial.to_dict(), "images": entries}
+    else:
+        for entry in entries:
+            click.echo(entry["path"])
+
+
+def _interrupted(task_id: str, context: ErrorContext) -> CliError:
+    """Ctrl-C after the provider accepted a task: name the task, it may still finish."""
+    message = (
+        f"interrupted; task {task_id} was accepted and may still finish; resume it with:"
+        f" imagebridge task {task_id} --provider {context.provider}"
+    )
+    payload: dict[str, Any] | None = None
+    if context.json_mode:
+        payload = {
+            "type": "KeyboardInterrupt",
+            "message": message,
+            "code": None,
+            "task_id": task_id,
+            "exit_code": int(ExitCode.INTERRUPTED),
+        }
+    return CliError(message, ExitCode.INTERRUPTED, payload=payload)
+
+
+def _secrets(connection: Connection) -> list[str]:
+    """The keys this run may use, to scrub from anything printed."""
+    secrets = [connection.api_key or ""]
+    if connection.provider:
+        prefix = connection.provider.upper().replace("-", "_").replace(".", "_")
+        secrets.append(os.environ.get(f"{prefix}_API_KEY", ""))
+    return [secret for secret in secrets if secret]

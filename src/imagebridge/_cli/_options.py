@@ -1,0 +1,200 @@
+"""Options shared by ``generate`` and ``edit``, and turning them into canonical fields."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_URL_PREFIXES = ("http://", "https://", "data:", "blob:")
+
+
+def image_input(value: str) -> str | Path:
+    """A URL (``http(s)://``, ``data:``, ``blob:``) as given; anything else as a local path."""
+    if value.strip()[:8].lower().startswith(_URL_PREFIXES):
+        return value
+    return Path(value)
+
+
+def parse_provider_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> (key, value): the value as JSON when it parses, else the string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise click.BadParameter(f"expected KEY=VALUE, got {text!r}", param_hint="'--option'")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key, value
+
+
+def _options_callback(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, Any]:
+    return dict(parse_provider_option(value) for value in values)
+
+
+def _apply(function: F, decorators: Sequence[Callable[[F], F]]) -> F:
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def connection_options(function: F) -> F:
+    """--provider, --base-url, --api-key, --model."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--provider",
+                "-p",
+                envvar="IMAGEBRIDGE_PROVIDER",
+                show_envvar=True,
+                metavar="NAME",
+                help="Provider name (see 'imagebridge providers').",
+            ),
+            click.option(
+                "--base-url",
+                metavar="URL",
+                help="API base URL (default: $<PROVIDER>_BASE_URL, else the provider's own).",
+            ),
+            click.option(
+                "--api-key",
+                metavar="KEY",
+                help="API key (default: $<PROVIDER>_API_KEY). Never printed.",
+            ),
+            click.option("--model", "-m", metavar="MODEL", help="Model (default: provider's)."),
+        ],
+    )
+
+
+def request_options(function: F) -> F:
+    """The canonical request fields."""
+    return _apply(
+        function,
+        [
+            click.option("--size", "-s", metavar="SIZE", help="W:H ratio, WxH pixels or 'auto'."),
+            click.option(
+                "--resolution",
+                type=click.Choice(["1k", "2k", "4k"]),
+                help="Resolution tier (with a W:H --size).",
+            ),
+            click.option("-n", "n", type=int, metavar="N", help="Number of images."),
+            click.option(
+                "--format",
+                "output_format",
+                type=click.Choice(["png", "jpeg", "webp"]),
+                help="Output image format.",
+            ),
+            click.option("--quality", metavar="Q", help="e.g. auto, low, medium, high, hd."),
+            click.option("--style", metavar="STYLE", help="e.g. vivid, natural (dall-e-3)."),
+            click.option("--background", metavar="B", help="auto, transparent or opaque."),
+            click.option(
+                "--compression",
+                "output_compression",
+                type=int,
+                metavar="0-100",
+                help="Output compression (jpeg, webp).",
+            ),
+            click.option("--moderation", metavar="M", help="auto or low."),
+            click.option("--user", metavar="USER", help="End-user id passed to the provider."),
+            click.option(
+                "--option",
+                "provider_options",
+                multiple=True,
+                metavar="KEY=VALUE",
+                callback=_options_callback,
+                help="Provider-only option (repeatable); VALUE is JSON if it parses, else text.",
+            ),
+        ],
+    )
+
+
+def run_options(function: F) -> F:
+    """--output, --json, --timeout, --no-wait, --verbose."""
+    return _apply(
+        function,
+        [
+            click.option(
+                "--output",
+                "-o",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=Path(),
+                show_default="current directory",
+                help="Directory to save the images in (created if missing).",
+            ),
+            click.option("--json", "json_mode", is_flag=True, help="Print one JSON object."),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                metavar="SECONDS",
+                help="Overall deadline of the job (submit, polling, download).",
+            ),
+            click.option(
+                "--no-wait",
+                is_flag=True,
+                help="Submit an asynchronous task, print its id and exit.",
+            ),
+            click.option(
+                "--verbose", "-v", is_flag=True, help="Log requests and responses (keys redacted)."
+            ),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Connection:
+    provider: str | None
+    base_url: str | None
+    api_key: str | None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    output: Path
+    json_mode: bool
+    timeout: float | None
+    no_wait: bool
+    verbose: bool
+
+
+_FIELDS = (
+    "model",
+    "size",
+    "resolution",
+    "n",
+    "output_format",
+    "quality",
+    "style",
+    "background",
+    "output_compression",
+    "moderation",
+    "user",
+)
+
+
+def split_params(params: dict[str, Any]) -> tuple[Connection, dict[str, Any], RunSettings]:
+    """The click parameters as connection settings, canonical fields and run settings.
+
+    Only the fields the user set are returned, so the provider's defaults apply to the rest;
+    provider options go to ``provider_options[provider]``.
+    """
+    connection = Connection(params["provider"], params["base_url"], params["api_key"])
+    fields = {key: params[key] for key in _FIELDS if params.get(key) is not None}
+    if params.get("provider_options"):
+        fields["provider_options"] = {connection.provider or "": params["provider_options"]}
+    settings = RunSettings(
+        output=params["output"],
+        json_mode=params["json_mode"],
+        timeout=params["timeout"],
+        no_wait=params["no_wait"],
+        verbose=params["verbose"],
+    )
+    return connection, fields, settings

@@ -1,0 +1,67 @@
+"""``imagebridge serve``: run the local provider emulator (the ``server`` extra)."""
+
+from __future__ import annotations
+
+import click
+
+from ._errors import CliError, ExitCode
+
+#: The emulator's dialects (``imagebridge._emulator.DIALECTS``), listed here so that
+#: ``--help`` does not import the server stack.
+DIALECTS = ("openai", "geeknow", "dimilinks", "apimart")
+
+MISSING_SERVER_EXTRA = "the emulator needs the 'server' extra: pip install 'imagebridge[server]'"
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port."
+)
+@click.option(
+    "--dialect",
+    type=click.Choice(DIALECTS),
+    default="openai",
+    show_default=True,
+    help="Dialect also served at the bare /v1 prefix.",
+)
+@click.option(
+    "--task-duration",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long an asynchronous task (dimilinks, apimart) takes to succeed.",
+)
+@click.option(
+    "--api-key",
+    metavar="KEY",
+    help="Require this bearer key (default: any non-empty key is accepted).",
+)
+def serve(host: str, port: int, dialect: str, task_duration: float, api_key: str | None) -> None:
+    """Run a local emulator of the providers' HTTP APIs (for trying things out and tests).
+
+    Every dialect is served under /{dialect}/v1 and the --dialect one also under /v1.
+    Markers in a prompt drive the error paths: '#error=402:insufficient_balance' answers
+    that error, '#fail=<code>' makes an asynchronous task fail. The request log is at
+    GET /_emulator/requests. Stop it with Ctrl-C.
+
+    \b
+    Example:
+      imagebridge serve --port 8000 --dialect dimilinks --task-duration 1 &
+      DIMILINKS_API_KEY=test imagebridge generate "a red cube" -p dimilinks \\
+          --base-url http://127.0.0.1:8000/v1
+    """
+    try:
+        from imagebridge._emulator import EmulatorConfig
+        from imagebridge._emulator import serve as run_server
+    except ImportError:
+        raise CliError(MISSING_SERVER_EXTRA, ExitCode.INVALID) from None
+    config = EmulatorConfig(task_duration=task_duration, default_dialect=dialect, api_key=api_key)
+    shown_host = f"[{host}]" if ":" in host else host
+    others = ", ".join(f"/{name}/v1" for name in DIALECTS)
+    click.echo(
+        f"imagebridge emulator on http://{shown_host}:{port}/v1 (dialect {dialect}; also {others})",
+        err=True,
+    )
+    run_server(host, port, config)
