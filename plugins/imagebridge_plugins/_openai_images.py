@@ -9,7 +9,7 @@ optional ``mask``. Both answer ``{"created", "data": [{"url"|"b64_json", "revise
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -39,6 +39,23 @@ CANONICAL_FIELDS: tuple[str, ...] = (
 
 class OpenAIImagesAdapter(Adapter):
     """Generations and multipart edits in the OpenAI Images shape."""
+
+    wire_fields: ClassVar[Mapping[str, str]] = {
+        "prompt": "`prompt`",
+        "model": "`model` (always sent)",
+        "n": "`n` (per call, after any split)",
+        "size": "`size` as pixels `WxH` or `auto` (ratios are mapped to the model's preset)",
+        "resolution": "not sent: selects the preset pixel size with a ratio",
+        "quality": "`quality`",
+        "style": "`style`",
+        "output_format": "`output_format`",
+        "output_compression": "`output_compression`",
+        "background": "`background`",
+        "moderation": "`moderation`",
+        "user": "`user`",
+        "reference_images": "edits only: multipart `image` (one) or repeated `image[]`",
+        "mask": "edits only: multipart `mask`",
+    }
 
     #: Multipart text fields are strings on the wire; these are the canonical ones edits send.
     edit_fields: tuple[str, ...] = (

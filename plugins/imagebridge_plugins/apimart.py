@@ -11,7 +11,7 @@ each image's ``expires_at`` is kept. Bodies carry their own integer ``code``: a 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -45,6 +45,21 @@ class ApimartAdapter(Adapter):
     default_model = "gpt-image-2"
     models = ("gpt-image-2",)
     poll_policy = PollPolicy(interval=2.0, backoff=1.25, max_interval=5.0)
+    wire_fields: ClassVar[Mapping[str, str]] = {
+        "prompt": "`prompt`",
+        "model": "`model` (always sent)",
+        "n": "`n`",
+        "size": "`size` as given: ratio `W:H`, pixels `WxH` or `auto`",
+        "resolution": "`resolution` (`1k`, `2k`, `4k`)",
+        "quality": "`quality`",
+        "output_format": "`output_format`",
+        "output_compression": "`output_compression`",
+        "background": "`background`",
+        "moderation": "`moderation`",
+        "user": "`user`",
+        "reference_images": "`image_urls` (files as data URLs)",
+        "mask": "`mask_url` (a file as a data URL)",
+    }
 
     def capabilities(self, model: str) -> Capabilities:
         return Capabilities(

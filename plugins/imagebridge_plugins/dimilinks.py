@@ -11,7 +11,7 @@ APIMart-compatible response mode of the same API. Edits are multipart and synchr
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -41,7 +41,7 @@ AsyncTrigger = Literal["query", "wait_for_result_query", "prefer_header", "body"
 class DimilinksOptions(BaseModel):
     """``provider_options["dimilinks"]``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     #: ``async`` submits a task and polls it; ``sync`` waits for the image in one request.
     mode: Literal["async", "sync"] = "async"
@@ -69,6 +69,25 @@ class DimilinksAdapter(OpenAIImagesAdapter):
     options_model = DimilinksOptions
     # The docs advise polling every 2-3 s.
     poll_policy = PollPolicy(interval=2.0, backoff=1.25, max_interval=3.0)
+    wire_fields: ClassVar[Mapping[str, str]] = {
+        "prompt": "`prompt`",
+        "model": "`model` (always sent)",
+        "n": "`n` (1-4 per task)",
+        "size": "`size` as given: ratio `W:H`, pixels `WxH` or `auto`",
+        "resolution": "`resolution` (`1k`, `2k`, `4k`)",
+        "output_format": "`output_format`",
+        "output_compression": "`output_compression`",
+        "background": "`background`",
+        "moderation": "`moderation`",
+        "user": "`user`",
+        "reference_images": "generations: `image_urls` (files as data URLs); edits: multipart"
+        " `image` (one) or repeated `image[]`",
+        "mask": "edits only: multipart `mask`",
+        "provider_options.dimilinks.mode": "`async` (default: submit + poll) or `sync`",
+        "provider_options.dimilinks.async_trigger": "`?async=true` (default),"
+        " `?wait_for_result=false`, `Prefer: respond-async` or body `wait_for_result: false`",
+        "provider_options.dimilinks.compat": "`apimart`: `?compat=apimart`",
+    }
     edit_fields = ("output_format", "output_compression", "background", "moderation", "user")
 
     def capabilities(self, model: str) -> Capabilities:

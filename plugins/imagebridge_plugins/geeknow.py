@@ -9,7 +9,8 @@ gpt-image-2 takes geeknow's own preset sizes, not OpenAI's tier table.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,7 +34,7 @@ GEEKNOW_GPT_IMAGE_2_PRESETS = {
 class GeeknowOptions(BaseModel):
     """``provider_options["geeknow"]``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     response_format: Literal["url", "b64_json"] | None = None
     #: True or False is sent as given; None (the default) leaves it to the gateway.
@@ -47,6 +48,15 @@ class GeeknowAdapter(OpenAIImagesAdapter):
     default_model = "gpt-image-1"
     models = (*GPT_IMAGE_1_FAMILY, GPT_IMAGE_2, *DALL_E)
     options_model = GeeknowOptions
+    # The gateway forwards style in edits too.
+    edit_fields = (*OpenAIImagesAdapter.edit_fields, "style")
+    wire_fields: ClassVar[Mapping[str, str]] = {
+        **OpenAIImagesAdapter.wire_fields,
+        "style": "`style` (forwarded to the upstream as given)",
+        "provider_options.geeknow.response_format": "`response_format` (`url` or `b64_json`)",
+        "provider_options.geeknow.watermark": "`watermark` (sent only when set; `false` is"
+        " explicit off)",
+    }
 
     def capabilities(self, model: str) -> Capabilities:
         if model in DALL_E:

@@ -7,8 +7,8 @@ models always answer base64), so it lives in ``provider_options["openai"]``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -65,7 +65,7 @@ def gpt_image_capabilities(model: str) -> Capabilities:
 class OpenAIOptions(BaseModel):
     """``provider_options["openai"]``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     #: dall-e only: return URLs (valid for 60 minutes) or base64.
     response_format: Literal["url", "b64_json"] | None = None
@@ -78,6 +78,10 @@ class OpenAIAdapter(OpenAIImagesAdapter):
     default_model = "gpt-image-1"
     models = (*GPT_IMAGE_1_FAMILY, GPT_IMAGE_2, *DALL_E)
     options_model = OpenAIOptions
+    wire_fields: ClassVar[Mapping[str, str]] = {
+        **OpenAIImagesAdapter.wire_fields,
+        "provider_options.openai.response_format": "`response_format` (dall-e only)",
+    }
 
     def capabilities(self, model: str) -> Capabilities:
         if model in DALL_E:

@@ -49,6 +49,9 @@ class Adapter:
     options_model: ClassVar[type[BaseModel] | None] = None
     #: Whether result downloads from the API's own origin need the API key.
     download_auth: ClassVar[bool] = False
+    #: Canonical field -> how it goes on the wire (documentation; tested against real
+    #: requests so it cannot drift). Fields not listed are not sent.
+    wire_fields: ClassVar[Mapping[str, str]] = {}
     #: How asynchronous tasks are polled (clients may override it per instance).
     poll_policy: PollPolicy = PollPolicy()
 

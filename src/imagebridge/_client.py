@@ -35,7 +35,15 @@ DEFAULT_TIMEOUT = 600.0
 #: Default timeout of one HTTP request, in seconds.
 DEFAULT_REQUEST_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
-_UNSET: Any = object()
+
+class _Default:
+    """The "use the client's setting" default of per-call ``timeout=``."""
+
+    def __repr__(self) -> str:
+        return "<the client's timeout>"
+
+
+_UNSET: Any = _Default()
 
 
 class _ClientBase:

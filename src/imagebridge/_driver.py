@@ -99,6 +99,13 @@ class _DriverBase:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s %s", request.method, self._redactor.text(str(request.url)))
 
+    def _download_request(self, url: str) -> httpx.Request:
+        """A GET for a result image: credentials only if the adapter says its links need
+        them and only on the API's own origin."""
+        request = httpx.Request("GET", url)
+        self._prepare(request, None, auth=self._download_auth)
+        return request
+
     def _forget_auth(self, request: httpx.Request) -> None:
         for name in self._auth_headers:
             request.headers.pop(name, None)
@@ -221,21 +228,21 @@ class SyncDriver(_DriverBase):
 
     # -- downloads (GeneratedImage.read/save) -------------------------------------------------
     def fetch(self, url: str) -> bytes:
-        request = self._http.build_request("GET", url)
-        self._prepare(request, None, auth=self._download_auth)
+        request = self._download_request(url)
         try:
             response = self._http.send(request, follow_redirects=True)
             response.read()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, None) from exc
+        finally:
+            self._forget_auth(request)
         self._received(request, response)
         _check_download(response, self.provider)
         return response.content
 
     def fetch_to(self, url: str, file: IO[bytes]) -> bytes:
         """Stream a download into ``file``; return its first bytes (for sniffing)."""
-        request = self._http.build_request("GET", url)
-        self._prepare(request, None, auth=self._download_auth)
+        request = self._download_request(url)
         head = b""
         try:
             response = self._http.send(request, stream=True, follow_redirects=True)
@@ -251,6 +258,8 @@ class SyncDriver(_DriverBase):
                 response.close()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, None) from exc
+        finally:
+            self._forget_auth(request)
         self._received(request, response)
         return head
 
@@ -306,20 +315,20 @@ class AsyncDriver(_DriverBase):
         return response
 
     async def afetch(self, url: str) -> bytes:
-        request = self._http.build_request("GET", url)
-        self._prepare(request, None, auth=self._download_auth)
+        request = self._download_request(url)
         try:
             response = await self._http.send(request, follow_redirects=True)
             await response.aread()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, None) from exc
+        finally:
+            self._forget_auth(request)
         self._received(request, response)
         _check_download(response, self.provider)
         return response.content
 
     async def afetch_to(self, url: str, file: IO[bytes]) -> bytes:
-        request = self._http.build_request("GET", url)
-        self._prepare(request, None, auth=self._download_auth)
+        request = self._download_request(url)
         head = b""
         try:
             response = await self._http.send(request, stream=True, follow_redirects=True)
@@ -335,6 +344,8 @@ class AsyncDriver(_DriverBase):
                 await response.aclose()
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, None) from exc
+        finally:
+            self._forget_auth(request)
         self._received(request, response)
         return head
 

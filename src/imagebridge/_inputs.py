@@ -59,13 +59,8 @@ class ImageInput:
             if not _DATA_URL.match(text) or ";base64," not in text[:200].lower():
                 raise ValueError("data URL must be of the form data:<media type>;base64,<data>")
             return cls("data_url", text)
-        if len(text) >= 16 and _BASE64.match(text):
-            try:
-                base64.b64decode(text, validate=False)
-            except (binascii.Error, ValueError):
-                pass
-            else:
-                return cls("base64", text)
+        if len(text) >= 16 and _BASE64.match(text) and _decodes_to_image(text):
+            return cls("base64", text)
         raise ValueError(
             f"the string {_preview(text)} is not an http(s) URL, a data URL or base64;"
             " to send a local file pass a pathlib.Path"
@@ -142,6 +137,17 @@ class ImageInput:
         if self.kind == "base64":
             return str(self.value).strip()
         return base64.b64encode(self.read()).decode("ascii")
+
+
+def _decodes_to_image(text: str) -> bool:
+    """Bare base64 counts only when its first bytes are an image header: a string of
+    base64-safe characters is otherwise far more likely a file name or an id."""
+    head = "".join(text[:64].split())
+    head = head[: len(head) - len(head) % 4]
+    try:
+        return sniff_media_type(base64.b64decode(head, validate=True)) is not None
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _preview(text: str) -> str:

@@ -58,7 +58,13 @@ class Registry:
         found: dict[str, tuple[type[Adapter], str]] = {}
         caller = self.manager.hook.imagebridge_adapters
         for impl in caller.get_hookimpls():
-            result: Iterable[object] = impl.function() or ()  # type: ignore[assignment]
+            try:
+                result: Iterable[object] = impl.function() or ()  # type: ignore[assignment]
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} failed in imagebridge_adapters:"
+                    f" {type(exc).__name__}: {exc}"
+                ) from exc
             for cls in result:
                 if not (isinstance(cls, type) and issubclass(cls, Adapter) and cls.name):
                     raise PluginError(
@@ -72,6 +78,13 @@ class Registry:
                     )
                 found[cls.name] = (cls, impl.plugin_name)
         return {name: found[name][0] for name in sorted(found)}
+
+    def model_capabilities(self, provider: str, model: str | None = None) -> Capabilities:
+        """What ``model`` (default: the provider's default model) supports on ``provider``
+        at its default base URL, with plugin refinements applied."""
+        adapter_cls = self.adapter(provider)
+        adapter = adapter_cls(adapter_cls.default_base_url or "https://example.invalid/v1")
+        return self.capabilities(adapter, model or adapter_cls.default_model)
 
     def adapter(self, name: str) -> type[Adapter]:
         try:

@@ -398,7 +398,7 @@ def _provider_options(
     try:
         return options_model.model_validate(given)
     except ValidationError as exc:
-        for problem in problems_from_validation(exc):
+        for problem in problems_from_validation(exc, options_model):
             problem.field = f"provider_options.{provider}.{problem.field}"
             problems.append(problem)
         return None

@@ -65,12 +65,12 @@ class ImageRequest(BaseModel):
 
     prompt: str = Field(min_length=1)
     model: str | None = None
-    n: int = Field(default=1, ge=1, le=MAX_N)
+    n: int = Field(default=1, ge=1, le=MAX_N, strict=True)
     size: Size | None = None
     resolution: Resolution | None = None
     quality: Quality | None = None
     output_format: OutputFormat | None = None
-    output_compression: int | None = Field(default=None, ge=0, le=100)
+    output_compression: int | None = Field(default=None, ge=0, le=100, strict=True)
     background: Background | None = None
     moderation: Moderation | None = None
     style: str | None = Field(default=None, min_length=1)
@@ -125,15 +125,19 @@ class ImageRequest(BaseModel):
         return data
 
 
-def problems_from_validation(error: ValidationError) -> list[Problem]:
-    """One :class:`Problem` per pydantic error: the field, the value given and what is wrong."""
+def problems_from_validation(
+    error: ValidationError, model: type[BaseModel] | None = None
+) -> list[Problem]:
+    """One :class:`Problem` per pydantic error of ``model`` (default :class:`ImageRequest`):
+    the field, the value given and what is wrong."""
+    fields = (model or ImageRequest).model_fields
     problems = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "request"
         reason = str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            reason = "not a canonical field"
-            allowed: tuple[str, ...] | None = tuple(sorted(ImageRequest.model_fields))
+            reason = "not a canonical field" if model is None else "not an option"
+            allowed: tuple[str, ...] | None = tuple(sorted(fields))
             problems.append(Problem(field, item["input"], reason, allowed))
             continue
         problems.append(Problem(field, item.get("input"), reason))

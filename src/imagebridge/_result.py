@@ -218,7 +218,7 @@ class GeneratedImage:
         file is named after the task or creation time and the index, with the extension of
         the real media type; an existing file there is never overwritten.
         """
-        target = Path(path)
+        target = _target(path)
         if self.data is not None:
             return _write(target, self, self.data)
         with _Staging(target, self) as staging:
@@ -227,7 +227,7 @@ class GeneratedImage:
             return staging.finish(head)
 
     async def asave(self, path: str | os.PathLike[str]) -> Path:
-        target = Path(path)
+        target = _target(path)
         if self.data is not None:
             return _write(target, self, self.data)
         with _Staging(target, self) as staging:
@@ -248,8 +248,14 @@ class GeneratedImage:
         return out
 
 
+def _is_folder(target: str | os.PathLike[str]) -> bool:
+    """An existing directory, or a path written with a trailing separator (``"out/"``)."""
+    text = os.fspath(target)
+    return Path(text).is_dir() or text.endswith(("/", os.sep))
+
+
 def _destination(target: Path, image: GeneratedImage, head: bytes) -> Path:
-    if not target.is_dir():
+    if not _is_folder(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
     extension = _EXTENSIONS.get(sniff_media_type(head[:16]) or "", "bin")
@@ -259,6 +265,14 @@ def _destination(target: Path, image: GeneratedImage, head: bytes) -> Path:
         candidate = target / f"{image.name}-{image.index}-{counter}.{extension}"
         counter += 1
     return candidate
+
+
+def _target(path: str | os.PathLike[str]) -> Path:
+    """The path to save to; a folder named with a trailing separator is created."""
+    target = Path(path)
+    if os.fspath(path).endswith(("/", os.sep)):
+        target.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 def _write(target: Path, image: GeneratedImage, data: bytes) -> Path:

@@ -93,9 +93,6 @@ async def test_an_empty_or_blank_prompt_is_rejected(mode: str, prompt: str, reas
     assert reason in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: True is silently coerced to 1 for n and output_compression"
-)
 @pytest.mark.parametrize("field", ["n", "output_compression"])
 async def test_a_bool_is_not_taken_for_a_number(mode: str, field: str) -> None:
     error = await rejected(mode, **{field: True})
@@ -138,10 +135,6 @@ async def test_a_string_file_path_is_not_read_and_the_error_says_to_use_a_path(
     assert "pass a pathlib.Path" in problem.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a str file path of base64-alphabet chars (no dot, len%4==0) is taken as base64",
-)
 async def test_a_string_file_path_without_extension_is_not_taken_for_base64(
     mode: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

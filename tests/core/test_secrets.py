@@ -206,11 +206,6 @@ async def test_download_auth_sends_the_key_to_the_api_origin_only(mode: str) -> 
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with download_auth, fetch()/fetch_to() never remove the Authorization header, "
-    "so an observer keeps the key on the download request",
-)
 async def test_download_auth_leaves_no_key_with_observers(mode: str) -> None:
     observer = Observer()
     registry = create_registry(entry_points=False, plugins=[DownloadAuthPlugin(), observer])

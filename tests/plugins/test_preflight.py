@@ -225,11 +225,6 @@ async def test_an_unknown_provider_option_is_rejected(mode: str) -> None:
     assert (problem.field, problem.value) == ("provider_options.geeknow.bogus", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unknown provider option is called 'not a canonical field' and the "
-    "allowed list is ImageRequest's fields, not the provider's options",
-)
 async def test_an_unknown_provider_option_lists_the_provider_options(mode: str) -> None:
     error = await rejected(mode, "geeknow", provider_options={"geeknow": {"bogus": 1}})
     (problem,) = error.problems

@@ -253,11 +253,6 @@ def test_an_adapter_hook_must_return_adapter_classes() -> None:
         _ = create_registry(entry_points=False, plugins=[Confused()]).adapters
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an exception raised inside a plugin's imagebridge_adapters hook escapes raw "
-    "instead of as a PluginError naming the plugin ('every failure names the plugin')",
-)
 def test_an_adapter_hook_that_raises_names_the_plugin() -> None:
     class Broken:
         @hookimpl

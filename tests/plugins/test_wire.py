@@ -216,9 +216,6 @@ async def test_geeknow_edit_sends_its_options_as_text_fields(mode: str) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: geeknow edit() accepts style in pre-flight, then silently drops it"
-)
 async def test_geeknow_edit_does_not_drop_style(mode: str) -> None:
     api = router("geeknow")
     route = api.post("/images/edits").respond(json=images_body())
