@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import respx
 
-from imagebridge import AsyncImageClient, GeneratedImage, ImageClient, ImageResult
+from imagebridge import AsyncImageClient, GeneratedImage, ImageClient, ImageResult, RetryPolicy
 
 API_KEY = "sk-test-SECRET-1234"
 OPENAI_BASE = "https://api.openai.com/v1"
@@ -161,6 +161,8 @@ async def open_client(
     **options: Any,
 ) -> AsyncIterator[Bridge]:
     """A client of ``mode`` whose network is ``handler`` (a function or a respx router)."""
+    # These tests look at single exchanges; retries have their own tests (tests/reliability).
+    options.setdefault("retry", RetryPolicy(max_retries=0))
     if isinstance(handler, respx.Router):
         handler = handler.handler
     transport = httpx.MockTransport(handler)

@@ -47,8 +47,9 @@ def failed_state(
 ) -> TaskState:
     """A failed :class:`TaskState` from ``error`` as an object or a string, or flat fields."""
     error = body.get("error")
-    code: Any = body.get("fail_reason") or body.get("error_code") or status
-    message: Any = body.get("error_message") or body.get("message")
+    # The dimilinks backend puts the code in error_code and a human text in fail_reason.
+    code: Any = body.get("error_code") or status
+    message: Any = body.get("error_message") or body.get("fail_reason") or body.get("message")
     if isinstance(error, Mapping):
         code = error.get("code") or code
         message = error.get("message") or error.get("detail") or message

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 
@@ -29,7 +30,6 @@ from imagebridge.adapter import (
     TaskHandle,
     TaskState,
     classify,
-    poll_task,
 )
 
 from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
@@ -129,17 +129,12 @@ class ApimartAdapter(Adapter):
         yield Accepted(handle)
         return handle
 
-    def wait(self, task: TaskHandle) -> Flow[ImageResult]:
-        state = yield from poll_task(
-            task_id=task.task_id,
-            provider=self.name,
-            request=lambda: httpx.Request(
-                "GET", self.url(f"/tasks/{task.task_id}"), params={"language": "en"}
-            ),
-            read=lambda response: self._read_task(response, task.task_id),
-            error=lambda response: self.error(response, task_id=task.task_id),
-            policy=self.poll_policy,
+    def poll_request(self, task: TaskHandle) -> httpx.Request:
+        return httpx.Request(
+            "GET", self.url(f"/tasks/{quote(task.task_id, safe='')}"), params={"language": "en"}
         )
+
+    def collect(self, task: TaskHandle, state: TaskState) -> ImageResult:
         payload: Mapping[str, Any] = state.payload if isinstance(state.payload, Mapping) else {}
         result = payload.get("result")
         entries = result.get("images") if isinstance(result, Mapping) else None
@@ -188,7 +183,8 @@ class ApimartAdapter(Adapter):
             )
         return body
 
-    def _read_task(self, response: httpx.Response, task_id: str) -> TaskState:
+    def read_task(self, response: httpx.Response, task: TaskHandle) -> TaskState:
+        task_id = task.task_id
         envelope = self._envelope(response, task_id)
         data = envelope.get("data")
         body: Mapping[str, Any] = data if isinstance(data, Mapping) else envelope

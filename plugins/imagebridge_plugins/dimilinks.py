@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -28,7 +29,6 @@ from imagebridge.adapter import (
     Progress,
     TaskHandle,
     TaskState,
-    poll_task,
 )
 
 from ._openai_images import OpenAIImagesAdapter
@@ -118,7 +118,11 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         if plan.wire_resolution is not None:
             fields["resolution"] = plan.wire_resolution
         if plan.request.reference_images:
-            fields["image_urls"] = [image.as_url() for image in plan.request.reference_images]
+            # URLs, data URLs and bare base64 go as given; files and bytes as data URLs.
+            fields["image_urls"] = [
+                image.as_base64() if image.kind == "base64" else image.as_url()
+                for image in plan.request.reference_images
+            ]
         return fields
 
     def edit_extra_fields(self, plan: Plan) -> dict[str, Any]:
@@ -148,15 +152,22 @@ class DimilinksAdapter(OpenAIImagesAdapter):
     def generate(self, plan: Plan) -> Flow[ImageResult]:
         options = _options(plan)
         if options.mode == "sync":
-            return (yield from super().generate(plan))
+            yield Progress("submitting", provider=self.name)
+            response = yield httpx.Request(
+                "POST", self.url("/images/generations"), json=self.body(plan)
+            )
+            assert response is not None
+            body = self.mapping(response)
+            if _has_images(body) or not _submitted_task_id(body):
+                return self.result(response, plan)
+            # Answered as a task after all (a gateway forcing async): poll it, never return empty.
+            handle = yield from self._accept(response, body, plan, options)
+            return (yield from self.wait(handle))
         yield Progress("submitting", provider=self.name)
         response = yield self._submit_request(plan, options)
         assert response is not None
         body = self.mapping(response)
-        if isinstance(body.get("data"), list) and any(
-            isinstance(item, Mapping) and (item.get("url") or item.get("b64_json"))
-            for item in body["data"]
-        ):
+        if _has_images(body):
             # Answered with the images at once (a gateway ignoring async mode).
             return self.result(response, plan)
         handle = yield from self._accept(response, body, plan, options)
@@ -191,15 +202,10 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         yield Accepted(handle)
         return handle
 
-    def wait(self, task: TaskHandle) -> Flow[ImageResult]:
-        state = yield from poll_task(
-            task_id=task.task_id,
-            provider=self.name,
-            request=lambda: httpx.Request("GET", self.url(f"/tasks/{task.task_id}")),
-            read=lambda response: self._read_task(response, task.task_id),
-            error=lambda response: self.error(response, task_id=task.task_id),
-            policy=self.poll_policy,
-        )
+    def poll_request(self, task: TaskHandle) -> httpx.Request:
+        return httpx.Request("GET", self.url(f"/tasks/{quote(task.task_id, safe='')}"))
+
+    def collect(self, task: TaskHandle, state: TaskState) -> ImageResult:
         payload = state.payload if isinstance(state.payload, Mapping) else {}
         items = payload.get("data")
         images = [self.image(item) for item in items or () if isinstance(item, Mapping)]
@@ -229,7 +235,8 @@ class DimilinksAdapter(OpenAIImagesAdapter):
             result.task_ids.append(task_id)
         return result
 
-    def _read_task(self, response: httpx.Response, task_id: str) -> TaskState:
+    def read_task(self, response: httpx.Response, task: TaskHandle) -> TaskState:
+        task_id = task.task_id
         body = self.mapping(response, task_id=task_id)
         if isinstance(body.get("data"), Mapping) and "status" not in body:
             body = body["data"]  # tolerate an APIMart-style envelope
@@ -250,6 +257,13 @@ class DimilinksAdapter(OpenAIImagesAdapter):
                 codes=self.error_codes or None,
             )
         return TaskState(status, phase, percent)
+
+
+def _has_images(body: Mapping[str, Any]) -> bool:
+    data = body.get("data")
+    return isinstance(data, list) and any(
+        isinstance(item, Mapping) and (item.get("url") or item.get("b64_json")) for item in data
+    )
 
 
 def _options(plan: Plan) -> DimilinksOptions:

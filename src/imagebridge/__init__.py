@@ -29,15 +29,18 @@ from ._errors import (
     ProviderError,
     RateLimitError,
     ServerError,
+    SubmitOutcomeUnknownError,
     TaskFailedError,
 )
 from ._flow import Progress
 from ._inputs import ImageInput
+from ._journal import JournalEntry, TaskJournal
 from ._plugins import Registry, create_registry, default_registry
-from ._polling import PollPolicy
+from ._polling import PollPolicy, TaskState
 from ._preflight import ImageWarning
 from ._request import ImageRequest
 from ._result import GeneratedImage, ImageResult, Usage
+from ._retry import RetryPolicy
 from ._tasks import TaskHandle
 from .hookspecs import hookimpl
 
@@ -61,6 +64,7 @@ __all__ = [
     "ImageWarning",
     "InsufficientBalanceError",
     "InvalidRequestError",
+    "JournalEntry",
     "NotFoundError",
     "PermissionDeniedError",
     "PluginError",
@@ -70,9 +74,13 @@ __all__ = [
     "ProviderError",
     "RateLimitError",
     "Registry",
+    "RetryPolicy",
     "ServerError",
+    "SubmitOutcomeUnknownError",
     "TaskFailedError",
     "TaskHandle",
+    "TaskJournal",
+    "TaskState",
     "Usage",
     "__version__",
     "create_registry",

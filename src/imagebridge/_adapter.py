@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from ._capabilities import Capabilities
 from ._errors import ConfigurationError, ProviderError, ServerError
 from ._flow import Flow
-from ._polling import PollPolicy
+from ._polling import PollPolicy, TaskState, poll_task
 from ._preflight import Plan
 from ._provider_errors import ErrorCodes, error_from_response, parse_error_body
 from ._result import ImageResult
@@ -87,9 +87,49 @@ class Adapter:
         """Submit an asynchronous task and return its handle without waiting."""
         raise ConfigurationError(f"{self.name} has no asynchronous tasks")
 
-    def wait(self, task: TaskHandle) -> Flow[ImageResult]:
-        """Poll an accepted task until it ends; return its images."""
+    # -- asynchronous tasks: implement these three, polling is shared -------------------------
+    def poll_request(self, task: TaskHandle) -> httpx.Request:
+        """The request that asks for a task's status."""
         raise ConfigurationError(f"{self.name} has no asynchronous tasks")
+
+    def read_task(self, response: httpx.Response, task: TaskHandle) -> TaskState:
+        """One poll's response as a :class:`TaskState` (error responses never reach it)."""
+        raise NotImplementedError
+
+    def collect(self, task: TaskHandle, state: TaskState) -> ImageResult:
+        """The result of a succeeded task, from its final state."""
+        raise NotImplementedError
+
+    def wait(self, task: TaskHandle) -> Flow[ImageResult]:
+        """Poll an accepted task until it ends and return its images (inside a flow)."""
+        state = yield from self.poll(task)
+        result = self.collect(task, state)
+        result.tasks.append(task)
+        return result
+
+    def poll(self, task: TaskHandle) -> Flow[TaskState]:
+        """Poll with the shared engine until the task succeeds (or raise its failure)."""
+        return (yield from self._poll(task, first_wait=None, max_polls=None))
+
+    def check(self, task: TaskHandle) -> Flow[TaskState]:
+        """Poll a task once, now (``imagebridge task ID`` without ``--wait``)."""
+        return (yield from self._poll(task, first_wait=0.0, max_polls=1))
+
+    def _poll(
+        self, task: TaskHandle, *, first_wait: float | None, max_polls: int | None
+    ) -> Flow[TaskState]:
+        return (
+            yield from poll_task(
+                task_id=task.task_id,
+                provider=self.name,
+                request=lambda: self.poll_request(task),
+                read=lambda response: self.read_task(response, task),
+                error=lambda response: self.error(response, task_id=task.task_id),
+                policy=self.poll_policy,
+                first_wait=first_wait,
+                max_polls=max_polls,
+            )
+        )
 
     # -- helpers for subclasses -----------------------------------------------------------------
     def url(self, path: str) -> str:

@@ -20,12 +20,14 @@ from ._clock import SYSTEM_CLOCK, Clock
 from ._driver import AsyncDriver, ProgressCallback, SyncDriver
 from ._errors import ConfigurationError, ImageBridgeError, InvalidRequestError, Problem
 from ._flow import Flow
+from ._journal import TaskJournal, open_default_journal
 from ._plugins import Registry, default_registry
-from ._polling import PollPolicy
-from ._preflight import Operation, Plan, plan
+from ._polling import PollPolicy, TaskState
+from ._preflight import ImageWarning, Operation, Plan, plan
 from ._redact import Redactor
 from ._request import build_request
 from ._result import ImageResult, Usage
+from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._tasks import TaskHandle
 
 __all__ = ["AsyncImageClient", "ImageClient"]
@@ -61,6 +63,8 @@ class _ClientBase:
         registry: Registry | None = None,
         clock: Clock | None = None,
         poll_policy: PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
     ) -> None:
         self._registry = registry or default_registry()
         adapter_cls = self._registry.adapter(provider)
@@ -98,6 +102,8 @@ class _ClientBase:
             "observer": self._registry.observer(provider),
             "on_progress": on_progress,
             "download_auth": adapter_cls.download_auth,
+            "retry": retry or DEFAULT_RETRY,
+            "journal": _journal(journal),
         }
 
     def __repr__(self) -> str:
@@ -149,12 +155,20 @@ class _ClientBase:
         return self._adapter.submit(job)
 
     def _task(self, task: TaskHandle | str) -> TaskHandle:
+        """A handle this client may poll: its provider and API, so the key goes nowhere else."""
         if isinstance(task, TaskHandle):
             if task.provider != self.provider:
                 raise ConfigurationError(
                     f"task {task.task_id} belongs to {task.provider!r}, not {self.provider!r}"
                 )
+            if task.base_url.rstrip("/") != self.base_url:
+                raise ConfigurationError(
+                    f"task {task.task_id} was accepted by {task.base_url}, not {self.base_url}:"
+                    " use a client with that base URL"
+                )
             return task
+        if not self._adapter.capabilities(self._adapter.default_model).async_tasks:
+            raise ConfigurationError(f"{self.provider} has no asynchronous tasks to wait for")
         return TaskHandle(provider=self.provider, base_url=self.base_url, task_id=task)
 
     def _merge(self, job: Plan, results: Sequence[ImageResult]) -> ImageResult:
@@ -170,6 +184,7 @@ class _ClientBase:
                 provider=first.provider,
                 model=first.model,
                 task_ids=[t for result in results for t in result.task_ids],
+                tasks=[t for result in results for t in result.tasks],
                 created=first.created,
                 usage=usage,
                 warnings=[w for result in results for w in result.warnings],
@@ -178,6 +193,7 @@ class _ClientBase:
         merged.warnings[:0] = job.warnings
         if merged.model is None:
             merged.model = job.model
+        _check_count(merged, job.request.n)
         return merged
 
     def _keep_partial(
@@ -185,21 +201,63 @@ class _ClientBase:
     ) -> None:
         """Attach the images of the calls that finished before one of a split request failed."""
         if done:
-            partial = self._merge(job, done)
-            partial._bind(self._driver, job.expected_size)
-            error.partial = partial
+            error.partial = self._finish(self._merge(job, done), job.expected_size)
 
     def _deadline(self, timeout: float | None) -> float | None:
         return self.timeout if timeout is _UNSET else timeout
+
+    def _finish(self, result: ImageResult, expected: tuple[int, int] | None) -> ImageResult:
+        result._bind(self._driver, expected, self._driver.journal_mark)
+        return result
+
+    def _collect(self, task: TaskHandle, state: TaskState) -> ImageResult | TaskState:
+        if state.phase != "succeeded":
+            return state
+        result = self._adapter.collect(task, state)
+        result.tasks.append(task)
+        if not result.task_ids:
+            result.task_ids.append(task.task_id)
+        _check_count(result, task.n)
+        self._driver.journal_mark(task, "fetched")
+        return self._finish(result, task.expected_size)
+
+
+def _check_count(result: ImageResult, requested: int) -> None:
+    if len(result.images) < requested:
+        result.warnings.append(
+            ImageWarning(
+                "fewer_images",
+                f"{requested} image(s) were requested and {len(result.images)} came back",
+                "n",
+            )
+        )
+
+
+def _journal(value: TaskJournal | str | os.PathLike[str] | bool | None) -> TaskJournal | None:
+    if value is True:
+        return open_default_journal()
+    if value is None or value is False:
+        return None
+    if isinstance(value, TaskJournal):
+        return value
+    return TaskJournal(value)
+
+
+_COMMON_DOC = """
+    ``timeout`` is the overall deadline of one job in seconds (submit, polling and the
+    download of URL results during the job), ``request_timeout`` that of one HTTP request;
+    both can be overridden per call (``timeout=``). ``retry`` decides which failed requests
+    are re-sent (never a submit whose outcome is unknown). Accepted tasks are written to
+    ``journal`` (default: the user's journal, see :mod:`imagebridge._journal`; ``False``
+    turns it off). ``transport`` replaces the network (e.g. for tests); ``clock`` replaces
+    time (for tests of polling); ``registry`` replaces the installed plugins.
+"""
 
 
 class ImageClient(_ClientBase):
     """Generate and edit images through one provider, synchronously.
 
-    ``timeout`` is the overall deadline of one job in seconds (submit, polling and
-    download), ``request_timeout`` that of one HTTP request. ``transport`` (any
-    :class:`httpx.BaseTransport`) replaces the network, e.g. for tests. Use the client as a
-    context manager, or call :meth:`close`, to release its connections.
+    Use it as a context manager, or call :meth:`close`, to release its connections.
     """
 
     _driver: SyncDriver
@@ -212,12 +270,14 @@ class ImageClient(_ClientBase):
         base_url: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         request_timeout: float | httpx.Timeout = DEFAULT_REQUEST_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+        journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
+        on_progress: ProgressCallback | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
-        on_progress: ProgressCallback | None = None,
         registry: Registry | None = None,
         clock: Clock | None = None,
-        poll_policy: PollPolicy | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -229,6 +289,8 @@ class ImageClient(_ClientBase):
             registry=registry,
             clock=clock,
             poll_policy=poll_policy,
+            retry=retry,
+            journal=journal,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport)
@@ -240,10 +302,12 @@ class ImageClient(_ClientBase):
         *,
         timeout: float | None = _UNSET,
         on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
         **fields: Any,
     ) -> ImageResult:
         """Generate images from a prompt. ``fields`` are :class:`ImageRequest` fields."""
-        return self._run(self._plan("generate", prompt, fields), timeout, on_progress)
+        job = self._plan("generate", prompt, fields)
+        return self._run(job, self._deadline(timeout), on_progress, retry)
 
     def edit(
         self,
@@ -253,16 +317,25 @@ class ImageClient(_ClientBase):
         mask: Any = None,
         timeout: float | None = _UNSET,
         on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
         **fields: Any,
     ) -> ImageResult:
         """Edit ``images`` (paths as :class:`pathlib.Path`, bytes or data URLs) by a prompt."""
         fields.update(reference_images=images, mask=mask)
-        return self._run(self._plan("edit", prompt, fields), timeout, on_progress)
+        job = self._plan("edit", prompt, fields)
+        return self._run(job, self._deadline(timeout), on_progress, retry)
 
-    def submit(self, prompt: str, *, timeout: float | None = _UNSET, **fields: Any) -> TaskHandle:
+    def submit(
+        self,
+        prompt: str,
+        *,
+        timeout: float | None = _UNSET,
+        retry: RetryPolicy | None = None,
+        **fields: Any,
+    ) -> TaskHandle:
         """Submit an asynchronous task and return its handle at once (see :meth:`wait`)."""
         flow = self._submit_flow(prompt, fields)
-        return self._driver.run(flow, timeout=self._deadline(timeout))
+        return self._driver.run(flow, timeout=self._deadline(timeout), retry=retry)
 
     def wait(
         self,
@@ -270,30 +343,56 @@ class ImageClient(_ClientBase):
         *,
         timeout: float | None = _UNSET,
         on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
     ) -> ImageResult:
         """Wait for an accepted task (a handle, or a task id of this provider)."""
         handle = self._task(task)
-        flow = self._adapter.wait(handle)
-        result = self._driver.run(flow, timeout=self._deadline(timeout), on_progress=on_progress)
-        result._bind(self._driver, handle.expected_size)
+        state = self._driver.run(
+            self._adapter.poll(handle),
+            timeout=self._deadline(timeout),
+            on_progress=on_progress,
+            task=handle,
+            retry=retry,
+        )
+        result = self._collect(handle, state)
+        assert isinstance(result, ImageResult)
         return result
 
+    def check(
+        self,
+        task: TaskHandle | str,
+        *,
+        timeout: float | None = _UNSET,
+        retry: RetryPolicy | None = None,
+    ) -> ImageResult | TaskState:
+        """Ask once, now, how a task is doing: its result if it succeeded, else its state
+        (a failed task raises its error)."""
+        handle = self._task(task)
+        state = self._driver.run(
+            self._adapter.check(handle), timeout=self._deadline(timeout), task=handle, retry=retry
+        )
+        return self._collect(handle, state)
+
     def _run(
-        self, job: Plan, timeout: float | None, on_progress: ProgressCallback | None
+        self,
+        job: Plan,
+        deadline: float | None,
+        on_progress: ProgressCallback | None,
+        retry: RetryPolicy | None,
     ) -> ImageResult:
-        deadline = self._deadline(timeout)
         results: list[ImageResult] = []
         for flow in self._flows(job):
             try:
-                results.append(self._driver.run(flow, timeout=deadline, on_progress=on_progress))
+                results.append(
+                    self._driver.run(flow, timeout=deadline, on_progress=on_progress, retry=retry)
+                )
             except ImageBridgeError as error:
                 self._keep_partial(error, job, results)
                 raise
-        result = self._merge(job, results)
-        result._bind(self._driver, job.expected_size)
-        return result
+        return self._finish(self._merge(job, results), job.expected_size)
 
     def close(self) -> None:
+        """Close the connections (if the client created its own HTTP client)."""
         if self._owns_http:
             self._http.close()
 
@@ -307,7 +406,8 @@ class ImageClient(_ClientBase):
 class AsyncImageClient(_ClientBase):
     """The asynchronous twin of :class:`ImageClient`: the same methods, awaited.
 
-    Calls that ``n`` splits into several provider calls run them concurrently.
+    Calls that ``n`` splits into several provider calls run concurrently; cancelling an
+    awaited call cancels all of them and leaves no connection open.
     """
 
     _driver: AsyncDriver
@@ -320,12 +420,14 @@ class AsyncImageClient(_ClientBase):
         base_url: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         request_timeout: float | httpx.Timeout = DEFAULT_REQUEST_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+        journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
+        on_progress: ProgressCallback | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
-        on_progress: ProgressCallback | None = None,
         registry: Registry | None = None,
         clock: Clock | None = None,
-        poll_policy: PollPolicy | None = None,
     ) -> None:
         super().__init__(
             provider,
@@ -337,6 +439,8 @@ class AsyncImageClient(_ClientBase):
             registry=registry,
             clock=clock,
             poll_policy=poll_policy,
+            retry=retry,
+            journal=journal,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport)
@@ -348,10 +452,12 @@ class AsyncImageClient(_ClientBase):
         *,
         timeout: float | None = _UNSET,
         on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
         **fields: Any,
     ) -> ImageResult:
         """Generate images from a prompt. ``fields`` are :class:`ImageRequest` fields."""
-        return await self._run(self._plan("generate", prompt, fields), timeout, on_progress)
+        job = self._plan("generate", prompt, fields)
+        return await self._run(job, self._deadline(timeout), on_progress, retry)
 
     async def edit(
         self,
@@ -361,18 +467,25 @@ class AsyncImageClient(_ClientBase):
         mask: Any = None,
         timeout: float | None = _UNSET,
         on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
         **fields: Any,
     ) -> ImageResult:
         """Edit ``images`` (paths as :class:`pathlib.Path`, bytes or data URLs) by a prompt."""
         fields.update(reference_images=images, mask=mask)
-        return await self._run(self._plan("edit", prompt, fields), timeout, on_progress)
+        job = self._plan("edit", prompt, fields)
+        return await self._run(job, self._deadline(timeout), on_progress, retry)
 
     async def submit(
-        self, prompt: str, *, timeout: float | None = _UNSET, **fields: Any
+        self,
+        prompt: str,
+        *,
+        timeout: float | None = _UNSET,
+        retry: RetryPolicy | None = None,
+        **fields: Any,
     ) -> TaskHandle:
         """Submit an asynchronous task and return its handle at once (see :meth:`wait`)."""
         flow = self._submit_flow(prompt, fields)
-        return await self._driver.run(flow, timeout=self._deadline(timeout))
+        return await self._driver.run(flow, timeout=self._deadline(timeout), retry=retry)
 
     async def wait(
         self,
@@ -380,30 +493,52 @@ class AsyncImageClient(_ClientBase):
         *,
         timeout: float | None = _UNSET,
         on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
     ) -> ImageResult:
         """Wait for an accepted task (a handle, or a task id of this provider)."""
         handle = self._task(task)
-        flow = self._adapter.wait(handle)
-        result = await self._driver.run(
-            flow, timeout=self._deadline(timeout), on_progress=on_progress
+        state = await self._driver.run(
+            self._adapter.poll(handle),
+            timeout=self._deadline(timeout),
+            on_progress=on_progress,
+            task=handle,
+            retry=retry,
         )
-        result._bind(self._driver, handle.expected_size)
+        result = self._collect(handle, state)
+        assert isinstance(result, ImageResult)
         return result
 
+    async def check(
+        self,
+        task: TaskHandle | str,
+        *,
+        timeout: float | None = _UNSET,
+        retry: RetryPolicy | None = None,
+    ) -> ImageResult | TaskState:
+        """Ask once, now, how a task is doing: its result if it succeeded, else its state
+        (a failed task raises its error)."""
+        handle = self._task(task)
+        state = await self._driver.run(
+            self._adapter.check(handle), timeout=self._deadline(timeout), task=handle, retry=retry
+        )
+        return self._collect(handle, state)
+
     async def _run(
-        self, job: Plan, timeout: float | None, on_progress: ProgressCallback | None
+        self,
+        job: Plan,
+        deadline: float | None,
+        on_progress: ProgressCallback | None,
+        retry: RetryPolicy | None,
     ) -> ImageResult:
-        deadline = self._deadline(timeout)
         flows = self._flows(job)
-        if len(flows) == 1:
-            results = [await self._driver.run(flows[0], timeout=deadline, on_progress=on_progress)]
+        runs = [
+            self._driver.run(flow, timeout=deadline, on_progress=on_progress, retry=retry)
+            for flow in flows
+        ]
+        if len(runs) == 1:
+            results = [await runs[0]]
         else:
-            tasks = [
-                asyncio.ensure_future(
-                    self._driver.run(flow, timeout=deadline, on_progress=on_progress)
-                )
-                for flow in flows
-            ]
+            tasks = [asyncio.ensure_future(run) for run in runs]
             try:
                 results = list(await asyncio.gather(*tasks))
             except BaseException as error:
@@ -419,11 +554,10 @@ class AsyncImageClient(_ClientBase):
                     ]
                     self._keep_partial(error, job, done)
                 raise
-        result = self._merge(job, results)
-        result._bind(self._driver, job.expected_size)
-        return result
+        return self._finish(self._merge(job, results), job.expected_size)
 
     async def aclose(self) -> None:
+        """Close the connections (if the client created its own HTTP client)."""
         if self._owns_http:
             await self._http.aclose()
 
@@ -432,3 +566,7 @@ class AsyncImageClient(_ClientBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+ImageClient.__doc__ = (ImageClient.__doc__ or "") + _COMMON_DOC
+AsyncImageClient.__doc__ = (AsyncImageClient.__doc__ or "") + _COMMON_DOC

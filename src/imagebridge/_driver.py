@@ -10,16 +10,26 @@ sync and async subclasses differ only in how they send, stream and sleep.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
 from typing import IO, Any, TypeVar
 
 import httpx
 
 from ._clock import Clock
-from ._errors import APIConnectionError, ImageBridgeError, ImageTimeoutError, ProviderError
+from ._errors import (
+    APIConnectionError,
+    ImageBridgeError,
+    ImageTimeoutError,
+    ProviderError,
+    SubmitOutcomeUnknownError,
+)
 from ._flow import Accepted, Flow, Progress, Sleep
 from ._imageinfo import HEADER_BYTES
+from ._journal import State, TaskJournal
 from ._redact import Redactor
+from ._result import ImageResult
+from ._retry import DEFAULT_RETRY, RetryPolicy, is_idempotent
 from ._tasks import TaskHandle
 
 T = TypeVar("T")
@@ -29,16 +39,23 @@ ProgressCallback = Callable[[Progress], None]
 Observer = Callable[[httpx.Request, "httpx.Response | None"], None]
 
 _CHUNK = 64 * 1024
+#: Time kept for one last request when a wait is cut short by the deadline.
+_LAST_ATTEMPT = 1.0
 
 
 class _Job:
     """The state of one running flow: its deadline and, once accepted, its task."""
 
-    __slots__ = ("deadline", "on_progress", "task", "timeout")
+    __slots__ = ("deadline", "on_progress", "retry", "task", "timeout")
 
     def __init__(
-        self, timeout: float | None, now: float, on_progress: ProgressCallback | None
+        self,
+        timeout: float | None,
+        now: float,
+        on_progress: ProgressCallback | None,
+        retry: RetryPolicy,
     ) -> None:
+        self.retry = retry
         self.timeout = timeout
         self.deadline = None if timeout is None else now + timeout
         self.task: TaskHandle | None = None
@@ -58,6 +75,8 @@ class _DriverBase:
         observer: Observer | None = None,
         on_progress: ProgressCallback | None = None,
         download_auth: bool = False,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        journal: TaskJournal | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         self.provider = provider
@@ -69,6 +88,8 @@ class _DriverBase:
         self._observer = observer
         self._on_progress = on_progress
         self._download_auth = download_auth
+        self._retry = retry
+        self._journal = journal
 
     # -- requests ---------------------------------------------------------------------------
     def _same_origin(self, url: httpx.URL) -> bool:
@@ -131,6 +152,43 @@ class _DriverBase:
             f"request to {self.provider} {kind}: {detail}", provider=self.provider, sent=sent
         )
 
+    # -- retries (the rules are in imagebridge._retry) ---------------------------------------------
+    def _fits(self, delay: float, job: _Job) -> bool:
+        return job.deadline is None or self._clock.monotonic() + delay < job.deadline
+
+    def _after_response(
+        self, request: httpx.Request, response: httpx.Response, attempt: int, job: _Job
+    ) -> float | None:
+        """The wait before resending, or None to hand the response to the flow."""
+        delay = job.retry.delay(attempt, request, response=response)
+        if delay is None or not self._fits(delay, job):
+            return None
+        logger.debug(
+            "retrying %s after HTTP %s in %.2f s", request.method, response.status_code, delay
+        )
+        return delay
+
+    def _after_failure(
+        self, request: httpx.Request, exc: httpx.HTTPError, attempt: int, job: _Job
+    ) -> float:
+        """The wait before resending after no response came; raise when it must not be."""
+        error = self._transport_error(exc, job)
+        if not isinstance(error, APIConnectionError):
+            raise error from exc
+        delay = job.retry.delay(attempt, request, error=error)
+        if delay is not None and self._fits(delay, job):
+            logger.debug(
+                "retrying %s after %s in %.2f s", request.method, type(exc).__name__, delay
+            )
+            return delay
+        if error.sent and not is_idempotent(request):
+            raise SubmitOutcomeUnknownError(
+                f"{error.message}; the request was sent and may have created a task, so it"
+                " was not sent again (that could pay twice)",
+                provider=self.provider,
+            ) from exc
+        raise error from exc
+
     def _timeout(self, job: _Job) -> ImageTimeoutError:
         error = ImageTimeoutError(
             f"{self.provider} did not finish within the {job.timeout:g} s deadline",
@@ -141,17 +199,54 @@ class _DriverBase:
 
     # -- effects that need no I/O -----------------------------------------------------------
     def _sleep_seconds(self, effect: Sleep, job: _Job) -> float:
-        if job.deadline is not None and self._clock.monotonic() + effect.seconds >= job.deadline:
-            raise self._timeout(job)
-        return max(0.0, effect.seconds)
+        """How long to sleep: the flow's wish, cut short before the deadline so that one
+        last attempt (a final poll) still fits; none left at all is a timeout."""
+        seconds = max(0.0, effect.seconds)
+        if job.deadline is None:
+            return seconds
+        remaining = job.deadline - self._clock.monotonic()
+        if seconds < remaining:
+            return seconds
+        if remaining > _LAST_ATTEMPT + 0.1 and seconds > _LAST_ATTEMPT:
+            return remaining - _LAST_ATTEMPT
+        raise self._timeout(job)
 
     def _note(self, effect: Progress | Accepted, job: _Job) -> None:
         if isinstance(effect, Accepted):
             job.task = effect.task
+            self._journal_record(effect.task)
             effect = Progress("queued", task_id=effect.task.task_id, provider=self.provider)
         callback = job.on_progress or self._on_progress
         if callback is not None:
             callback(effect)
+
+    def _journal_record(self, task: TaskHandle) -> None:
+        """Write an accepted task down before anything waits on it. A journal that cannot
+        be written is logged, never a reason to abandon a paid task."""
+        if self._journal is None:
+            return
+        try:
+            self._journal.record(task)
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("could not journal task %s: %s", task.task_id, exc)
+
+    def journal_mark(
+        self, task: TaskHandle, state: State, *, paths: Sequence[Any] = (), error: str | None = None
+    ) -> None:
+        if self._journal is None:
+            return
+        try:
+            self._journal.mark(task, state, paths=paths, error=error)
+        except (OSError, sqlite3.Error) as exc:
+            logger.warning("could not journal task %s: %s", task.task_id, exc)
+
+    def _done(self, value: Any, job: _Job) -> Any:
+        """A flow's result: a task's images are journaled as fetched."""
+        if job.task is not None and isinstance(value, ImageResult):
+            if job.task not in value.tasks:
+                value.tasks.append(job.task)
+            self.journal_mark(job.task, "fetched")
+        return value
 
     def _fail(self, error: ImageBridgeError, job: _Job) -> ImageBridgeError:
         """Keep the task on the error and make sure no secret is in it."""
@@ -159,6 +254,9 @@ class _DriverBase:
             error.task = job.task
             if error.task_id is None:
                 error.task_id = job.task.task_id
+            if isinstance(error, ProviderError) and error.status_code is None:
+                # The task itself ended as failed: it is finished, not resumable.
+                self.journal_mark(job.task, "failed", error=self._redactor.text(error.message))
         if self._redactor:
             error.message = self._redactor.text(error.message)
             error.args = tuple(
@@ -168,8 +266,16 @@ class _DriverBase:
                 error.body = self._redactor.obj(error.body)
         return error
 
-    def _job(self, timeout: float | None, on_progress: ProgressCallback | None) -> _Job:
-        return _Job(timeout, self._clock.monotonic(), on_progress)
+    def _job(
+        self,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        task: TaskHandle | None,
+        retry: RetryPolicy | None,
+    ) -> _Job:
+        job = _Job(timeout, self._clock.monotonic(), on_progress, retry or self._retry)
+        job.task = task
+        return job
 
 
 def _min(a: float | None, b: float) -> float:
@@ -189,8 +295,11 @@ class SyncDriver(_DriverBase):
         *,
         timeout: float | None,
         on_progress: ProgressCallback | None = None,
+        task: TaskHandle | None = None,
+        retry: RetryPolicy | None = None,
     ) -> T:
-        job = self._job(timeout, on_progress)
+        """Run ``flow`` to its result; ``task`` is the already-accepted task it is about."""
+        job = self._job(timeout, on_progress, task, retry)
         reply: httpx.Response | None = None
         pending: ImageBridgeError | None = None
         try:
@@ -198,7 +307,7 @@ class SyncDriver(_DriverBase):
                 try:
                     effect = flow.send(reply) if pending is None else flow.throw(pending)
                 except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
+                    return self._done(stop.value, job)  # type: ignore[no-any-return]
                 reply, pending = None, None
                 if isinstance(effect, httpx.Request):
                     try:
@@ -215,16 +324,24 @@ class SyncDriver(_DriverBase):
             flow.close()
 
     def _send(self, request: httpx.Request, job: _Job) -> httpx.Response:
-        self._prepare(request, job)
-        try:
-            response = self._http.send(request)
-            response.read()
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, job) from exc
-        finally:
-            self._forget_auth(request)
-        self._received(request, response)
-        return response
+        attempt = 0
+        while True:
+            self._prepare(request, job)
+            try:
+                response = self._http.send(request)
+                response.read()
+            except httpx.HTTPError as exc:
+                delay = self._after_failure(request, exc, attempt, job)
+            else:
+                self._received(request, response)
+                retry_in = self._after_response(request, response, attempt, job)
+                if retry_in is None:
+                    return response
+                delay = retry_in
+            finally:
+                self._forget_auth(request)
+            self._clock.sleep(delay)
+            attempt += 1
 
     # -- downloads (GeneratedImage.read/save) -------------------------------------------------
     def fetch(self, url: str) -> bytes:
@@ -277,8 +394,11 @@ class AsyncDriver(_DriverBase):
         *,
         timeout: float | None,
         on_progress: ProgressCallback | None = None,
+        task: TaskHandle | None = None,
+        retry: RetryPolicy | None = None,
     ) -> T:
-        job = self._job(timeout, on_progress)
+        """Run ``flow`` to its result; ``task`` is the already-accepted task it is about."""
+        job = self._job(timeout, on_progress, task, retry)
         reply: httpx.Response | None = None
         pending: ImageBridgeError | None = None
         try:
@@ -286,7 +406,7 @@ class AsyncDriver(_DriverBase):
                 try:
                     effect = flow.send(reply) if pending is None else flow.throw(pending)
                 except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
+                    return self._done(stop.value, job)  # type: ignore[no-any-return]
                 reply, pending = None, None
                 if isinstance(effect, httpx.Request):
                     try:
@@ -303,16 +423,24 @@ class AsyncDriver(_DriverBase):
             flow.close()
 
     async def _send(self, request: httpx.Request, job: _Job) -> httpx.Response:
-        self._prepare(request, job)
-        try:
-            response = await self._http.send(request)
-            await response.aread()
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, job) from exc
-        finally:
-            self._forget_auth(request)
-        self._received(request, response)
-        return response
+        attempt = 0
+        while True:
+            self._prepare(request, job)
+            try:
+                response = await self._http.send(request)
+                await response.aread()
+            except httpx.HTTPError as exc:
+                delay = self._after_failure(request, exc, attempt, job)
+            else:
+                self._received(request, response)
+                retry_in = self._after_response(request, response, attempt, job)
+                if retry_in is None:
+                    return response
+                delay = retry_in
+            finally:
+                self._forget_auth(request)
+            await self._clock.asleep(delay)
+            attempt += 1
 
     async def afetch(self, url: str) -> bytes:
         request = self._download_request(url)

@@ -7,6 +7,7 @@ Every error the library raises on purpose derives from :class:`ImageBridgeError`
     ├── ConfigurationError ............. unknown provider, missing key or base URL
     │   └── PluginError ................ a plugin failed to load or has a bad hook
     ├── APIConnectionError ............. no HTTP response (connection refused, reset, DNS)
+    │   └── SubmitOutcomeUnknownError .. a submit was sent but not answered: the task may exist
     ├── ImageTimeoutError .............. the job's overall deadline passed (also a TimeoutError)
     └── ProviderError .................. the provider answered with an error
         ├── BadRequestError ............ the provider rejected the request (400/422)
@@ -52,6 +53,7 @@ __all__ = [
     "ProviderError",
     "RateLimitError",
     "ServerError",
+    "SubmitOutcomeUnknownError",
     "TaskFailedError",
 ]
 
@@ -150,6 +152,14 @@ class APIConnectionError(ImageBridgeError):
         self.provider = provider
         #: False when the failure happened before the request was written (safe to re-send).
         self.sent = sent
+
+
+class SubmitOutcomeUnknownError(APIConnectionError):
+    """A request that may create a paid task was sent, but no answer came back.
+
+    The task may exist. It is not sent again (that could pay twice); check the provider's
+    dashboard or task list before retrying.
+    """
 
 
 class ImageTimeoutError(ImageBridgeError, TimeoutError):

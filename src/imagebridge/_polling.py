@@ -78,11 +78,15 @@ def poll_task(
     error: Callable[[httpx.Response], ProviderError],
     policy: PollPolicy,
     first_wait: float | None = None,
+    max_polls: int | None = None,
 ) -> Flow[TaskState]:
     """Poll until the task succeeds (return its state) or fails (raise its error).
 
     ``error`` turns an error response into the adapter's :class:`ProviderError`.
+    ``first_wait`` overrides the wait before the first poll; with ``max_polls`` the engine
+    returns the last state (possibly unfinished) after that many answered polls.
     """
+    polls = 0
     interval = policy.interval
     wait = policy.interval if first_wait is None else first_wait
     failures = 0
@@ -115,6 +119,7 @@ def poll_task(
             wait = min(MAX_RETRY_AFTER, retry_after) if retry_after is not None else interval
             continue
         failures = 0
+        polls += 1
         if state.phase == "failed":
             failure = state.error or ServerError(
                 f"task ended as {state.status!r}", provider=provider, code=state.status
@@ -127,7 +132,7 @@ def poll_task(
                 "done" if state.phase == "succeeded" else state.phase
             )
             yield Progress(stage, state.status, state.percent, task_id, provider)
-        if state.phase == "succeeded":
+        if state.phase == "succeeded" or (max_polls is not None and polls >= max_polls):
             return state
         if retry_after is not None:
             wait = min(MAX_RETRY_AFTER, max(retry_after, 0.0))

@@ -207,8 +207,11 @@ def _size(
                 Problem("size", str(size), f"{reason} for {model}", _allowed_sizes(caps))
             )
         return str(size), None, (size.width, size.height)
-    # A ratio, "auto", or a resolution alone (which applies to "auto").
-    key = size.ratio_key if size is not None else "auto"
+    # A ratio, "auto", or a resolution alone (which applies to "auto"). Tables are keyed by
+    # the ratio as people write it ("21:9"), so the given form is tried before lowest terms.
+    key = "auto"
+    if size is not None:
+        key = str(size) if str(size) in caps.size_presets else size.ratio_key
     given = str(size) if size is not None else None
     if caps.native_ratio:
         if tier is not None and tier not in caps.resolutions:

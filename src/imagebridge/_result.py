@@ -12,13 +12,17 @@ import binascii
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ._errors import ImageBridgeError
 from ._imageinfo import HEADER_BYTES, image_size, sniff_media_type
 from ._preflight import ImageWarning
+
+if TYPE_CHECKING:
+    from ._tasks import TaskHandle
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
@@ -324,6 +328,9 @@ class ImageResult:
     usage: Usage | None = None
     warnings: list[ImageWarning] = field(default_factory=list)
     raw: list[Any] = field(default_factory=list, repr=False)
+    #: The accepted tasks behind this result (resumable handles).
+    tasks: list[TaskHandle] = field(default_factory=list, repr=False)
+    _on_saved: Callable[..., None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def task_id(self) -> str | None:
@@ -337,15 +344,27 @@ class ImageResult:
         return len(self.images)
 
     def save(self, directory: str | os.PathLike[str]) -> list[Path]:
-        """Save every image into ``directory`` (created if missing); return the paths."""
+        """Save every image into ``directory`` (created if missing); return the paths.
+
+        Once all are saved, the tasks behind them are marked done in the task journal.
+        """
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        return [image.save(folder) for image in self.images]
+        paths = [image.save(folder) for image in self.images]
+        self._saved(paths)
+        return paths
 
     async def asave(self, directory: str | os.PathLike[str]) -> list[Path]:
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        return [await image.asave(folder) for image in self.images]
+        paths = [await image.asave(folder) for image in self.images]
+        self._saved(paths)
+        return paths
+
+    def _saved(self, paths: list[Path]) -> None:
+        if self._on_saved is not None:
+            for task in self.tasks:
+                self._on_saved(task, "saved", paths=paths)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly summary (no image bytes)."""
@@ -368,8 +387,14 @@ class ImageResult:
             }
         return out
 
-    def _bind(self, fetcher: SyncFetcher | AsyncFetcher, expected: tuple[int, int] | None) -> None:
+    def _bind(
+        self,
+        fetcher: SyncFetcher | AsyncFetcher,
+        expected: tuple[int, int] | None,
+        on_saved: Callable[..., None] | None = None,
+    ) -> None:
         """Attach the client that downloads URL results, and number and name the images."""
+        self._on_saved = on_saved
         stem = self.task_id or f"{self.provider}-{self.created or 'image'}"
         for index, image in enumerate(self.images):
             image._fetcher = fetcher

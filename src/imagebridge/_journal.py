@@ -1,0 +1,196 @@
+"""The task journal: every accepted task is written down before it is waited on.
+
+An accepted task is paid for. The journal (SQLite, in the user data directory by default)
+records its handle the moment the provider accepts it, and marks it when its result was
+fetched and when its images were saved. A process that is killed mid-poll loses nothing:
+``imagebridge tasks`` lists what is unfinished and ``imagebridge task ID`` resumes it with no
+new submit. Batches use the journal to resume without re-submitting.
+
+Location: ``IMAGEBRIDGE_JOURNAL`` (a file path, or ``off``), else
+``$XDG_DATA_HOME/imagebridge/journal.sqlite3`` (``~/.local/share/...``; on macOS
+``~/Library/Application Support/imagebridge``, on Windows ``%LOCALAPPDATA%\\imagebridge``).
+The journal holds task handles and file paths, never an API key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ._tasks import TaskHandle
+
+State = Literal["accepted", "fetched", "saved", "failed"]
+UNFINISHED: tuple[State, ...] = ("accepted", "fetched")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    provider   TEXT NOT NULL,
+    base_url   TEXT NOT NULL,
+    task_id    TEXT NOT NULL,
+    handle     TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    label      TEXT,
+    paths      TEXT,
+    error      TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (provider, base_url, task_id)
+);
+CREATE INDEX IF NOT EXISTS tasks_label ON tasks (label);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One journaled task."""
+
+    task: TaskHandle
+    state: State
+    label: str | None
+    paths: tuple[str, ...]
+    error: str | None
+    created_at: float
+    updated_at: float
+
+
+def default_journal_path() -> Path | None:
+    """The journal file from ``IMAGEBRIDGE_JOURNAL`` or the platform's user data directory;
+    None when the journal is switched off."""
+    configured = os.environ.get("IMAGEBRIDGE_JOURNAL")
+    if configured is not None:
+        if configured.strip().lower() in ("", "off", "0", "false", "no"):
+            return None
+        return Path(configured).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "imagebridge" / "journal.sqlite3"
+
+
+class TaskJournal:
+    """A small SQLite journal of accepted tasks. Safe to share between threads and processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"TaskJournal({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if not self._ready:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30)
+            try:
+                if not self._ready:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    connection.executescript(_SCHEMA)
+                    self._ready = True
+                with connection:
+                    yield connection
+            finally:
+                connection.close()
+
+    def record(self, task: TaskHandle, *, label: str | None = None) -> None:
+        """Write an accepted task (before anything waits on it)."""
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, 'accepted', ?, NULL, NULL, ?, ?)"
+                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
+                " handle = excluded.handle, label = COALESCE(excluded.label, tasks.label),"
+                " updated_at = excluded.updated_at",
+                (task.provider, task.base_url, task.task_id, task.to_json(), label, now, now),
+            )
+
+    def mark(
+        self,
+        task: TaskHandle,
+        state: State,
+        *,
+        paths: Sequence[str | os.PathLike[str]] = (),
+        error: str | None = None,
+    ) -> None:
+        """Move a task to ``fetched``, ``saved`` or ``failed`` (recording it if unknown)."""
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)"
+                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
+                " state = excluded.state, paths = COALESCE(excluded.paths, tasks.paths),"
+                " error = excluded.error, updated_at = excluded.updated_at",
+                (
+                    task.provider,
+                    task.base_url,
+                    task.task_id,
+                    task.to_json(),
+                    state,
+                    json.dumps([str(p) for p in paths]) if paths else None,
+                    error,
+                    now,
+                    now,
+                ),
+            )
+
+    def entries(
+        self,
+        *,
+        states: Sequence[State] | None = None,
+        provider: str | None = None,
+        task_id: str | None = None,
+        label: str | None = None,
+    ) -> list[JournalEntry]:
+        """Journaled tasks, oldest first, filtered by state, provider, id or label."""
+        clauses: list[str] = []
+        args: list[str] = []
+        if states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            args.extend(states)
+        for column, value in (("provider", provider), ("task_id", task_id), ("label", label)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        # Only fixed column names are formatted in; every value is a bound parameter.
+        query = (
+            "SELECT handle, state, label, paths, error, created_at, updated_at FROM tasks"  # noqa: S608
+            f"{where} ORDER BY created_at"
+        )
+        with self._connect() as db:
+            rows = db.execute(query, args).fetchall()
+        return [
+            JournalEntry(
+                task=TaskHandle.from_json(handle),
+                state=state,
+                label=row_label,
+                paths=tuple(json.loads(paths)) if paths else (),
+                error=error,
+                created_at=created,
+                updated_at=updated,
+            )
+            for handle, state, row_label, paths, error, created, updated in rows
+        ]
+
+    def unfinished(self, *, provider: str | None = None) -> list[JournalEntry]:
+        """Tasks accepted (or fetched) whose images were not saved yet."""
+        return self.entries(states=UNFINISHED, provider=provider)
+
+
+def open_default_journal() -> TaskJournal | None:
+    path = default_journal_path()
+    return TaskJournal(path) if path is not None else None
