@@ -18,7 +18,8 @@ from ._store import EmulatorState
 
 def serve(host: str = "127.0.0.1", port: int = 8000, config: EmulatorConfig | None = None) -> None:
     """Serve an emulator app with uvicorn until interrupted."""
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    # Access logs would go to stdout; the emulator's own request log is /_emulator/requests.
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
 
 
 class EmulatorServer:
