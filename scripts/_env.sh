@@ -5,7 +5,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
-stamp_input() { cat pyproject.toml examples/*/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1; }
+shopt -s nullglob
+stamp_input() { cat pyproject.toml examples/*/pyproject.toml | sha256sum | cut -d' ' -f1; }
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setting up $VENV ..." >&2
   "$PY" -m venv "$VENV"

@@ -10,6 +10,7 @@ Providers are plugins (see :mod:`imagebridge.hookspecs` and :mod:`imagebridge.ad
 
 from __future__ import annotations
 
+from ._batch import BatchItem, BatchOutcome
 from ._capabilities import Capabilities
 from ._client import AsyncImageClient, ImageClient
 from ._errors import (
@@ -51,6 +52,8 @@ __all__ = [
     "AsyncImageClient",
     "AuthenticationError",
     "BadRequestError",
+    "BatchItem",
+    "BatchOutcome",
     "Capabilities",
     "ConfigurationError",
     "ContentPolicyError",

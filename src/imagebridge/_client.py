@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -29,6 +30,9 @@ from ._request import build_request
 from ._result import ImageResult, Usage
 from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._tasks import TaskHandle
+
+if TYPE_CHECKING:
+    from ._batch import BatchItem, BatchOutcome
 
 __all__ = ["AsyncImageClient", "ImageClient"]
 
@@ -555,6 +559,32 @@ class AsyncImageClient(_ClientBase):
                     self._keep_partial(error, job, done)
                 raise
         return self._finish(self._merge(job, results), job.expected_size)
+
+    async def batch(
+        self,
+        items: Sequence[BatchItem],
+        output: str | os.PathLike[str],
+        *,
+        concurrency: int = 4,
+        report: str | os.PathLike[str] | None = None,
+        on_outcome: Callable[[BatchOutcome], None] | None = None,
+    ) -> list[BatchOutcome]:
+        """Run many requests, at most ``concurrency`` at a time, saving images to ``output``.
+
+        Re-running the same batch resumes it: saved items are skipped and accepted tasks are
+        waited for, never submitted again (see :mod:`imagebridge._batch`). Async only:
+        bounded concurrency is what the async client is for.
+        """
+        from ._batch import run_batch
+
+        return await run_batch(
+            self,
+            list(items),
+            Path(output),
+            concurrency=concurrency,
+            report=Path(report) if report is not None else None,
+            on_outcome=on_outcome,
+        )
 
     async def aclose(self) -> None:
         """Close the connections (if the client created its own HTTP client)."""

@@ -46,7 +46,7 @@ _LAST_ATTEMPT = 1.0
 class _Job:
     """The state of one running flow: its deadline and, once accepted, its task."""
 
-    __slots__ = ("deadline", "on_progress", "retry", "task", "timeout")
+    __slots__ = ("deadline", "label", "on_progress", "retry", "task", "timeout")
 
     def __init__(
         self,
@@ -59,6 +59,7 @@ class _Job:
         self.timeout = timeout
         self.deadline = None if timeout is None else now + timeout
         self.task: TaskHandle | None = None
+        self.label: str | None = None
         self.on_progress = on_progress
 
 
@@ -214,19 +215,19 @@ class _DriverBase:
     def _note(self, effect: Progress | Accepted, job: _Job) -> None:
         if isinstance(effect, Accepted):
             job.task = effect.task
-            self._journal_record(effect.task)
+            self._journal_record(effect.task, job.label)
             effect = Progress("queued", task_id=effect.task.task_id, provider=self.provider)
         callback = job.on_progress or self._on_progress
         if callback is not None:
             callback(effect)
 
-    def _journal_record(self, task: TaskHandle) -> None:
+    def _journal_record(self, task: TaskHandle, label: str | None = None) -> None:
         """Write an accepted task down before anything waits on it. A journal that cannot
         be written is logged, never a reason to abandon a paid task."""
         if self._journal is None:
             return
         try:
-            self._journal.record(task)
+            self._journal.record(task, label=label)
         except (OSError, sqlite3.Error) as exc:
             logger.warning("could not journal task %s: %s", task.task_id, exc)
 
@@ -297,9 +298,12 @@ class SyncDriver(_DriverBase):
         on_progress: ProgressCallback | None = None,
         task: TaskHandle | None = None,
         retry: RetryPolicy | None = None,
+        label: str | None = None,
     ) -> T:
-        """Run ``flow`` to its result; ``task`` is the already-accepted task it is about."""
+        """Run ``flow`` to its result; ``task`` is the already-accepted task it is about,
+        ``label`` the journal label of a task it will submit."""
         job = self._job(timeout, on_progress, task, retry)
+        job.label = label
         reply: httpx.Response | None = None
         pending: ImageBridgeError | None = None
         try:
@@ -396,9 +400,12 @@ class AsyncDriver(_DriverBase):
         on_progress: ProgressCallback | None = None,
         task: TaskHandle | None = None,
         retry: RetryPolicy | None = None,
+        label: str | None = None,
     ) -> T:
-        """Run ``flow`` to its result; ``task`` is the already-accepted task it is about."""
+        """Run ``flow`` to its result; ``task`` is the already-accepted task it is about,
+        ``label`` the journal label of a task it will submit."""
         job = self._job(timeout, on_progress, task, retry)
+        job.label = label
         reply: httpx.Response | None = None
         pending: ImageBridgeError | None = None
         try:

@@ -7,7 +7,8 @@ import inspect
 from imagebridge import AsyncImageClient, ImageClient
 
 SYNC_ONLY = {"close", "__enter__", "__exit__"}
-ASYNC_ONLY = {"aclose", "__aenter__", "__aexit__"}
+# batch() needs bounded concurrency, which is what the async client is for.
+ASYNC_ONLY = {"aclose", "__aenter__", "__aexit__", "batch"}
 
 
 def public(cls: type) -> set[str]:

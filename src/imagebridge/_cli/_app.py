@@ -12,10 +12,12 @@ import click
 
 from imagebridge import __version__
 
+from ._batch import batch
 from ._errors import PREFIX, CliError, ExitCode, exit_codes_epilog, json_requested, usage_payload
 from ._generate import edit, generate
 from ._providers import providers
 from ._serve import serve
+from ._tasks import task, tasks
 
 
 class ImageBridgeGroup(click.Group):
@@ -97,3 +99,6 @@ cli.add_command(generate)
 cli.add_command(edit)
 cli.add_command(providers)
 cli.add_command(serve)
+cli.add_command(task)
+cli.add_command(tasks)
+cli.add_command(batch)

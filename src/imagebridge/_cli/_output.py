@@ -95,12 +95,11 @@ class ProgressReporter:
 
 def save_images(result: ImageResult, folder: Path) -> list[dict[str, Any]]:
     """Save every image into ``folder``; one ``{"path": ..., **image.to_dict()}`` per image."""
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for image in result.images:
-        path = image.save(folder)
-        entries.append({"path": str(path), **image.to_dict()})
-    return entries
+    paths = result.save(folder)  # also marks the tasks as saved in the journal
+    return [
+        {"path": str(path), **image.to_dict()}
+        for path, image in zip(paths, result.images, strict=True)
+    ]
 
 
 def result_object(result: ImageResult, entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,208 @@
+"""Many requests at once, with bounded concurrency, that resume without paying twice.
+
+:func:`run_batch` runs :class:`BatchItem` s through an :class:`AsyncImageClient` with at most
+``concurrency`` in flight (a fixed pool of workers, never one task per item), saves each
+item's images and reports a :class:`BatchOutcome` per item. Run again over the same items
+and output folder, it resumes:
+
+* an item whose images were saved (in the report, or in the task journal) is skipped;
+* an item whose task was accepted but not saved (the process died while polling) is waited
+  for with its journaled handle: no new submit;
+* only items never accepted are submitted.
+
+Items are journaled under the label ``batch:<key>:<item id>`` where ``key`` names the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ._client import AsyncImageClient
+from ._errors import ImageBridgeError, InvalidRequestError, ProviderError
+from ._journal import TaskJournal
+from ._result import ImageResult
+
+Status = Literal["saved", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One request of a batch: an id unique in the batch, a prompt and canonical fields."""
+
+    id: str
+    prompt: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], index: int) -> BatchItem:
+        """From a JSON object: ``prompt``, optional ``id`` (default: the line number) and
+        any canonical fields."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("prompt"), str):
+            raise ValueError(f"item {index}: expected an object with a string 'prompt'")
+        fields = {k: v for k, v in data.items() if k not in ("id", "prompt")}
+        return cls(str(data.get("id", index)), data["prompt"], fields)
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to one item."""
+
+    id: str
+    status: Status
+    task_id: str | None = None
+    paths: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    #: True when the item resumed a task accepted by an earlier run (no new submit).
+    resumed: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def batch_key(items: Iterable[BatchItem]) -> str:
+    """A stable name for a batch: a hash of its items."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(
+            json.dumps(
+                [item.id, item.prompt, dict(item.fields)], sort_keys=True, default=str
+            ).encode()
+        )
+    return digest.hexdigest()[:16]
+
+
+def read_report(path: Path) -> dict[str, BatchOutcome]:
+    """The outcomes an earlier run wrote (last line per item wins)."""
+    outcomes: dict[str, BatchOutcome] = {}
+    if not path.exists():
+        return outcomes
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            data = json.loads(line)
+            outcomes[str(data["id"])] = BatchOutcome(**data)
+    return outcomes
+
+
+async def run_batch(
+    client: AsyncImageClient,
+    items: list[BatchItem],
+    output: Path,
+    *,
+    concurrency: int = 4,
+    report: Path | None = None,
+    key: str | None = None,
+    on_outcome: Callable[[BatchOutcome], None] | None = None,
+) -> list[BatchOutcome]:
+    """Run ``items``, at most ``concurrency`` at a time; save images under ``output``.
+
+    Each outcome is appended to ``report`` (default ``output/batch-report.jsonl``) as soon
+    as it is known, so a crash loses nothing already done.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    ids = [item.id for item in items]
+    if len(set(ids)) != len(ids):
+        raise ValueError("batch item ids must be unique")
+    output.mkdir(parents=True, exist_ok=True)
+    report = report or output / "batch-report.jsonl"
+    done = read_report(report)
+    key = key or batch_key(items)
+    journal = client._driver._journal
+    queue: asyncio.Queue[BatchItem] = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
+    outcomes: dict[str, BatchOutcome] = {}
+
+    def finish(outcome: BatchOutcome) -> None:
+        outcomes[outcome.id] = outcome
+        if outcome.status != "skipped":
+            with report.open("a", encoding="utf-8") as handle:
+                handle.write(outcome.to_json() + "\n")
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    async def worker() -> None:
+        while True:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            finish(await _run_item(client, journal, item, output, done.get(item.id), key))
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(items)))]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    return [outcomes[item.id] for item in items if item.id in outcomes]
+
+
+async def _run_item(
+    client: AsyncImageClient,
+    journal: TaskJournal | None,
+    item: BatchItem,
+    output: Path,
+    previous: BatchOutcome | None,
+    key: str,
+) -> BatchOutcome:
+    if previous is not None and previous.status == "saved":
+        return BatchOutcome(item.id, "skipped", previous.task_id, previous.paths, resumed=True)
+    label = f"batch:{key}:{item.id}"
+    entries = journal.entries(label=label) if journal is not None and journal.path.exists() else []
+    saved = [e for e in entries if e.state == "saved"]
+    if saved:
+        entry = saved[-1]
+        return BatchOutcome(item.id, "skipped", entry.task.task_id, list(entry.paths), resumed=True)
+    pending = [e for e in entries if e.state in ("accepted", "fetched")]
+    try:
+        if pending:
+            result = await client.wait(pending[-1].task)
+            return await _saved(item, result, output, resumed=True)
+        result = await _submit_and_wait(client, item, label)
+        return await _saved(item, result, output)
+    except ImageBridgeError as error:
+        return BatchOutcome(item.id, "failed", error.task_id, error=_describe(error))
+
+
+async def _submit_and_wait(client: AsyncImageClient, item: BatchItem, label: str) -> ImageResult:
+    """Where the item is one asynchronous task: submit it under the item's journal label
+    (written the moment it is accepted), then wait; otherwise one generate call."""
+    job = client._plan("generate", item.prompt, dict(item.fields))
+    if not (job.capabilities.async_tasks and len(job.batches) == 1):
+        return await client._run(job, client.timeout, None, None)
+    handle = await client._driver.run(
+        client._adapter.submit(job), timeout=client.timeout, label=label
+    )
+    return await client.wait(handle)
+
+
+async def _saved(
+    item: BatchItem, result: ImageResult, output: Path, *, resumed: bool = False
+) -> BatchOutcome:
+    paths = await result.asave(output)
+    return BatchOutcome(
+        item.id,
+        "saved",
+        result.task_id,
+        [str(p) for p in paths],
+        [w.message for w in result.warnings],
+        resumed=resumed,
+    )
+
+
+def _describe(error: ImageBridgeError) -> dict[str, Any]:
+    described: dict[str, Any] = {"type": type(error).__name__, "message": error.message}
+    if isinstance(error, ProviderError):
+        described["code"] = error.code
+    if isinstance(error, InvalidRequestError):
+        described["field"] = error.field
+    return described

@@ -1,0 +1,187 @@
+"""``imagebridge batch``: many requests from a JSONL file, bounded concurrency, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from imagebridge import AsyncImageClient, BatchItem, BatchOutcome, ConfigurationError
+
+from ._errors import ErrorContext, ExitCode, report_errors
+from ._generate import _secrets
+from ._options import Connection, image_input
+from ._output import stderr_is_tty, verbose_logging
+
+
+@click.command("batch")
+@click.argument("requests", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--provider",
+    "-p",
+    envvar="IMAGEBRIDGE_PROVIDER",
+    show_envvar=True,
+    metavar="NAME",
+    help="Provider name (see 'imagebridge providers').",
+)
+@click.option("--base-url", metavar="URL", help="API base URL (default: $<PROVIDER>_BASE_URL).")
+@click.option("--api-key", metavar="KEY", help="API key (default: $<PROVIDER>_API_KEY).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for the images and the report.",
+)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Requests in flight at most.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JSONL report (default: OUTPUT/batch-report.jsonl).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Overall deadline of each request.",
+)
+@click.option("--json", "json_mode", is_flag=True, help="Print a JSON summary.")
+@click.option("--verbose", "-v", is_flag=True, help="Log requests and responses (keys redacted).")
+def batch(
+    requests: Path,
+    provider: str | None,
+    base_url: str | None,
+    api_key: str | None,
+    output: Path,
+    concurrency: int,
+    report: Path | None,
+    timeout: float | None,
+    json_mode: bool,
+    verbose: bool,
+) -> None:
+    """Run every request of REQUESTS (JSONL: one {"prompt": ..., "id"?: ..., fields...} per
+    line) with at most --concurrency in flight, saving images under --output and one
+    report line per request.
+
+    Run the same command again to resume: finished requests are skipped, and tasks that
+    were accepted but not saved are fetched without being submitted again. Reference
+    images in a line that are not URLs are files relative to the REQUESTS file.
+
+    \b
+    Example requests.jsonl:
+      {"id": "cat", "prompt": "a cat", "size": "16:9", "resolution": "2k"}
+      {"id": "dog", "prompt": "a dog", "n": 2}
+    """
+    connection = Connection(provider, base_url, api_key)
+    context = ErrorContext(
+        json_mode=json_mode, verbose=verbose, provider=provider, secrets=_secrets(connection)
+    )
+    with verbose_logging(verbose), report_errors(context):
+        items = read_items(requests)
+        if not provider:
+            raise ConfigurationError(
+                "no provider: pass --provider NAME or set IMAGEBRIDGE_PROVIDER"
+            )
+        outcomes = asyncio.run(
+            _run(connection, items, output, concurrency, report, timeout, verbose)
+        )
+    counts = {
+        status: sum(o.status == status for o in outcomes)
+        for status in ("saved", "skipped", "failed")
+    }
+    if json_mode:
+        click.echo(
+            json.dumps({"counts": counts, "report": str(report or output / "batch-report.jsonl")})
+        )
+    else:
+        click.echo(
+            f"{counts['saved']} saved, {counts['skipped']} skipped (done before),"
+            f" {counts['failed']} failed; report: {report or output / 'batch-report.jsonl'}",
+            err=True,
+        )
+    if counts["failed"]:
+        raise SystemExit(int(ExitCode.PROVIDER))  # details per item are in the report
+
+
+def read_items(path: Path) -> list[BatchItem]:
+    """The batch file's requests; local reference paths resolved next to the file."""
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data: Any = json.loads(line)
+        except ValueError as exc:
+            raise click.BadParameter(f"line {number} is not JSON: {exc}") from None
+        if isinstance(data, dict) and isinstance(data.get("reference_images"), list):
+            data["reference_images"] = [
+                _relative(image_input(str(v)), path.parent) for v in data["reference_images"]
+            ]
+        try:
+            items.append(BatchItem.from_json(data, number))
+        except ValueError as exc:
+            raise click.BadParameter(f"line {number}: {exc}") from None
+    return items
+
+
+def _relative(value: str | Path, folder: Path) -> str | Path:
+    return folder / value if isinstance(value, Path) and not value.is_absolute() else value
+
+
+async def _run(
+    connection: Connection,
+    items: list[BatchItem],
+    output: Path,
+    concurrency: int,
+    report: Path | None,
+    timeout: float | None,
+    verbose: bool,
+) -> list[BatchOutcome]:
+    extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+    assert connection.provider is not None
+    async with AsyncImageClient(
+        connection.provider, api_key=connection.api_key, base_url=connection.base_url, **extra
+    ) as client:
+        with _Bar(len(items), verbose) as bar:
+            return await client.batch(
+                items, output, concurrency=concurrency, report=report, on_outcome=bar.advance
+            )
+
+
+class _Bar:
+    """A rich progress bar on a terminal; plain lines with --verbose; else silent."""
+
+    def __init__(self, total: int, verbose: bool) -> None:
+        self.total = total
+        self.verbose = verbose
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Bar:
+        if stderr_is_tty():
+            from rich.progress import Progress  # imported only when shown
+
+            self._progress = Progress(transient=False)
+            self._progress.start()
+            self._task = self._progress.add_task("batch", total=self.total)
+        return self
+
+    def advance(self, outcome: BatchOutcome) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1)
+        elif self.verbose:
+            click.echo(f"imagebridge: {outcome.id}: {outcome.status}", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
