@@ -18,7 +18,7 @@ import httpx
 
 from ._adapter import Adapter
 from ._clock import SYSTEM_CLOCK, Clock
-from ._driver import AsyncDriver, ProgressCallback, SyncDriver
+from ._driver import DEFAULT_MAX_DOWNLOAD, AsyncDriver, ProgressCallback, SyncDriver
 from ._errors import ConfigurationError, ImageBridgeError, InvalidRequestError, Problem
 from ._flow import Flow
 from ._journal import TaskJournal, open_default_journal
@@ -69,6 +69,7 @@ class _ClientBase:
         poll_policy: PollPolicy | None = None,
         retry: RetryPolicy | None = None,
         journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
+        max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
     ) -> None:
         self._registry = registry or default_registry()
         adapter_cls = self._registry.adapter(provider)
@@ -108,6 +109,7 @@ class _ClientBase:
             "download_auth": adapter_cls.download_auth,
             "retry": retry or DEFAULT_RETRY,
             "journal": _journal(journal),
+            "max_download_bytes": max_download_bytes,
         }
 
     def __repr__(self) -> str:
@@ -253,7 +255,8 @@ _COMMON_DOC = """
     both can be overridden per call (``timeout=``). ``retry`` decides which failed requests
     are re-sent (never a submit whose outcome is unknown). Accepted tasks are written to
     ``journal`` (default: the user's journal, see :mod:`imagebridge._journal`; ``False``
-    turns it off). ``transport`` replaces the network (e.g. for tests); ``clock`` replaces
+    turns it off). Result downloads are streamed and capped at ``max_download_bytes``.
+    ``transport`` replaces the network (e.g. for tests); ``clock`` replaces
     time (for tests of polling); ``registry`` replaces the installed plugins.
 """
 
@@ -277,6 +280,7 @@ class ImageClient(_ClientBase):
         retry: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
+        max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
         on_progress: ProgressCallback | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
@@ -295,6 +299,7 @@ class ImageClient(_ClientBase):
             poll_policy=poll_policy,
             retry=retry,
             journal=journal,
+            max_download_bytes=max_download_bytes,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport)
@@ -427,6 +432,7 @@ class AsyncImageClient(_ClientBase):
         retry: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
+        max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
         on_progress: ProgressCallback | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -445,6 +451,7 @@ class AsyncImageClient(_ClientBase):
             poll_policy=poll_policy,
             retry=retry,
             journal=journal,
+            max_download_bytes=max_download_bytes,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(transport=transport)

@@ -9,6 +9,7 @@ sync and async subclasses differ only in how they send, stream and sleep.
 
 from __future__ import annotations
 
+import io
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from ._errors import (
     ImageBridgeError,
     ImageTimeoutError,
     ProviderError,
+    ServerError,
     SubmitOutcomeUnknownError,
 )
 from ._flow import Accepted, Flow, Progress, Sleep
@@ -39,6 +41,8 @@ ProgressCallback = Callable[[Progress], None]
 Observer = Callable[[httpx.Request, "httpx.Response | None"], None]
 
 _CHUNK = 64 * 1024
+#: The largest result image downloaded by default (a 4K PNG is well under 64 MiB).
+DEFAULT_MAX_DOWNLOAD = 256 * 1024 * 1024
 #: Time kept for one last request when a wait is cut short by the deadline.
 _LAST_ATTEMPT = 1.0
 
@@ -78,6 +82,7 @@ class _DriverBase:
         download_auth: bool = False,
         retry: RetryPolicy = DEFAULT_RETRY,
         journal: TaskJournal | None = None,
+        max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
     ) -> None:
         url = httpx.URL(base_url)
         self.provider = provider
@@ -91,6 +96,7 @@ class _DriverBase:
         self._download_auth = download_auth
         self._retry = retry
         self._journal = journal
+        self._max_download_bytes = max_download_bytes
 
     # -- requests ---------------------------------------------------------------------------
     def _same_origin(self, url: httpx.URL) -> bool:
@@ -120,6 +126,21 @@ class _DriverBase:
         request.extensions["timeout"] = timeout.as_dict()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s %s", request.method, self._redactor.text(str(request.url)))
+
+    def _download_job(self) -> _Job:
+        """Downloads happen after the job, outside its deadline; retries still apply."""
+        return _Job(None, self._clock.monotonic(), None, self._retry)
+
+    def _download_retry(
+        self, request: httpx.Request, response: httpx.Response, attempt: int, job: _Job
+    ) -> float | None:
+        """None to read the body; a wait to retry; or the download's error raised."""
+        if not response.is_error:
+            return None
+        delay = self._after_response(request, response, attempt, job)
+        if delay is None:
+            _check_download(response, self.provider)
+        return delay
 
     def _download_request(self, url: str) -> httpx.Request:
         """A GET for a result image: credentials only if the adapter says its links need
@@ -349,40 +370,38 @@ class SyncDriver(_DriverBase):
 
     # -- downloads (GeneratedImage.read/save) -------------------------------------------------
     def fetch(self, url: str) -> bytes:
-        request = self._download_request(url)
-        try:
-            response = self._http.send(request, follow_redirects=True)
-            response.read()
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, None) from exc
-        finally:
-            self._forget_auth(request)
-        self._received(request, response)
-        _check_download(response, self.provider)
-        return response.content
+        buffer = io.BytesIO()
+        self.fetch_to(url, buffer)
+        return buffer.getvalue()
 
     def fetch_to(self, url: str, file: IO[bytes]) -> bytes:
-        """Stream a download into ``file``; return its first bytes (for sniffing)."""
-        request = self._download_request(url)
-        head = b""
-        try:
-            response = self._http.send(request, stream=True, follow_redirects=True)
+        """Stream a download into ``file`` (retried like a poll, size-capped); return its
+        first bytes, for sniffing."""
+        job = self._download_job()
+        attempt = 0
+        while True:
+            request = self._download_request(url)
+            sink = _Sink(file, self._max_download_bytes, self.provider)
             try:
-                if response.is_error:
-                    response.read()
-                    _check_download(response, self.provider)
-                for chunk in response.iter_bytes(_CHUNK):
-                    if len(head) < HEADER_BYTES:
-                        head += chunk[: HEADER_BYTES - len(head)]
-                    file.write(chunk)
+                response = self._http.send(request, stream=True, follow_redirects=True)
+                try:
+                    if response.is_error:
+                        response.read()
+                    self._received(request, response)
+                    delay = self._download_retry(request, response, attempt, job)
+                    if delay is None:
+                        for chunk in response.iter_bytes(_CHUNK):
+                            sink.feed(chunk)
+                        return sink.head
+                finally:
+                    response.close()
+            except httpx.HTTPError as exc:
+                delay = self._after_failure(request, exc, attempt, job)
             finally:
-                response.close()
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, None) from exc
-        finally:
-            self._forget_auth(request)
-        self._received(request, response)
-        return head
+                self._forget_auth(request)
+            sink.discard()
+            self._clock.sleep(delay)
+            attempt += 1
 
 
 class AsyncDriver(_DriverBase):
@@ -450,39 +469,67 @@ class AsyncDriver(_DriverBase):
             attempt += 1
 
     async def afetch(self, url: str) -> bytes:
-        request = self._download_request(url)
-        try:
-            response = await self._http.send(request, follow_redirects=True)
-            await response.aread()
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, None) from exc
-        finally:
-            self._forget_auth(request)
-        self._received(request, response)
-        _check_download(response, self.provider)
-        return response.content
+        buffer = io.BytesIO()
+        await self.afetch_to(url, buffer)
+        return buffer.getvalue()
 
     async def afetch_to(self, url: str, file: IO[bytes]) -> bytes:
-        request = self._download_request(url)
-        head = b""
-        try:
-            response = await self._http.send(request, stream=True, follow_redirects=True)
+        job = self._download_job()
+        attempt = 0
+        while True:
+            request = self._download_request(url)
+            sink = _Sink(file, self._max_download_bytes, self.provider)
             try:
-                if response.is_error:
-                    await response.aread()
-                    _check_download(response, self.provider)
-                async for chunk in response.aiter_bytes(_CHUNK):
-                    if len(head) < HEADER_BYTES:
-                        head += chunk[: HEADER_BYTES - len(head)]
-                    file.write(chunk)
+                response = await self._http.send(request, stream=True, follow_redirects=True)
+                try:
+                    if response.is_error:
+                        await response.aread()
+                    self._received(request, response)
+                    delay = self._download_retry(request, response, attempt, job)
+                    if delay is None:
+                        async for chunk in response.aiter_bytes(_CHUNK):
+                            sink.feed(chunk)
+                        return sink.head
+                finally:
+                    await response.aclose()
+            except httpx.HTTPError as exc:
+                delay = self._after_failure(request, exc, attempt, job)
             finally:
-                await response.aclose()
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc, None) from exc
-        finally:
-            self._forget_auth(request)
-        self._received(request, response)
-        return head
+                self._forget_auth(request)
+            sink.discard()
+            await self._clock.asleep(delay)
+            attempt += 1
+
+
+class _Sink:
+    """Where a download goes: written through, counted against the cap, head kept."""
+
+    def __init__(self, file: IO[bytes], limit: int | None, provider: str) -> None:
+        self.file = file
+        self.limit = limit
+        self.provider = provider
+        self.start = file.tell() if file.seekable() else 0
+        self.size = 0
+        self.head = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.limit is not None and self.size > self.limit:
+            raise ServerError(
+                f"the image is larger than the {self.limit}-byte download limit"
+                " (max_download_bytes)",
+                provider=self.provider,
+                code="download_too_large",
+            )
+        if len(self.head) < HEADER_BYTES:
+            self.head += chunk[: HEADER_BYTES - len(self.head)]
+        self.file.write(chunk)
+
+    def discard(self) -> None:
+        """Forget what a failed attempt wrote, before the next one."""
+        if self.file.seekable():
+            self.file.seek(self.start)
+            self.file.truncate()
 
 
 def _check_download(response: httpx.Response, provider: str) -> None:
