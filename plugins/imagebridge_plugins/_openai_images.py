@@ -124,7 +124,9 @@ class OpenAIImagesAdapter(Adapter):
         items = body.get("data")
         if not isinstance(items, list):
             raise self.error(response)
-        images = [self.image(item) for item in items if isinstance(item, Mapping)]
+        if not all(isinstance(i, Mapping) and (i.get("url") or i.get("b64_json")) for i in items):
+            raise self.unexpected(response, "an entry of data has neither url nor b64_json")
+        images = [self.image(item) for item in items]
         created = body.get("created")
         return ImageResult(
             images=images,
@@ -138,11 +140,13 @@ class OpenAIImagesAdapter(Adapter):
     def image(self, item: Mapping[str, Any]) -> GeneratedImage:
         url = item.get("url")
         b64 = item.get("b64_json")
+        revised = item.get("revised_prompt")
+        file_id = item.get("file_id")
         return GeneratedImage(
             url=self.resolve_url(url) if isinstance(url, str) and url else None,
             b64_json=b64 if isinstance(b64, str) and b64 else None,
-            revised_prompt=item.get("revised_prompt") or None,
-            file_id=item.get("file_id") or None,
+            revised_prompt=revised if isinstance(revised, str) and revised else None,
+            file_id=str(file_id) if file_id else None,
         )
 
 

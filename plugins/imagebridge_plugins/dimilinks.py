@@ -208,10 +208,14 @@ class DimilinksAdapter(OpenAIImagesAdapter):
     def collect(self, task: TaskHandle, state: TaskState) -> ImageResult:
         payload = state.payload if isinstance(state.payload, Mapping) else {}
         items = payload.get("data")
-        images = [self.image(item) for item in items or () if isinstance(item, Mapping)]
-        if not images:
+        entries = items if isinstance(items, list) else []
+        usable = [
+            i for i in entries if isinstance(i, Mapping) and (i.get("url") or i.get("b64_json"))
+        ]
+        images = [self.image(item) for item in usable]
+        if not images or len(usable) != len(entries):
             raise ServerError(
-                "the task succeeded but its result has no images",
+                "the task succeeded but its result has no usable images",
                 provider=self.name,
                 code="empty_result",
                 task_id=task.task_id,
