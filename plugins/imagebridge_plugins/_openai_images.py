@@ -134,7 +134,7 @@ class OpenAIImagesAdapter(Adapter):
             model=plan.model,
             created=created if isinstance(created, int) else None,
             usage=Usage.from_dict(body.get("usage")),
-            raw=[_without_images(body)],
+            raw=[body],
         )
 
     def image(self, item: Mapping[str, Any]) -> GeneratedImage:
@@ -168,17 +168,3 @@ def _form_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _without_images(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The response body with base64 payloads elided (kept for debugging, not for bytes)."""
-    out = dict(body)
-    data = out.get("data")
-    if isinstance(data, list):
-        out["data"] = [
-            {k: ("<base64 elided>" if k == "b64_json" else v) for k, v in item.items()}
-            if isinstance(item, Mapping)
-            else item
-            for item in data
-        ]
-    return out

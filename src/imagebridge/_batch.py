@@ -15,7 +15,6 @@ Items are journaled under the label ``batch:<key>:<item id>`` where ``key`` name
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -105,6 +104,8 @@ async def run_batch(
     Each outcome is appended to ``report`` (default ``output/batch-report.jsonl``) as soon
     as it is known, so a crash loses nothing already done.
     """
+    import asyncio  # here, not at import time: most programs never run a batch
+
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     ids = [item.id for item in items]

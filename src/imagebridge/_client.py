@@ -8,7 +8,6 @@ so they offer the same methods with the same behaviour.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -549,6 +548,8 @@ class AsyncImageClient(_ClientBase):
         if len(runs) == 1:
             results = [await runs[0]]
         else:
+            import asyncio  # only split requests need it; keeps `import imagebridge` light
+
             tasks = [asyncio.ensure_future(run) for run in runs]
             try:
                 results = list(await asyncio.gather(*tasks))

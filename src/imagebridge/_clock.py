@@ -6,7 +6,6 @@ be tested exactly and instantly with a fake one.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol
 
@@ -27,6 +26,8 @@ class SystemClock:
         time.sleep(seconds)
 
     async def asleep(self, seconds: float) -> None:
+        import asyncio  # imported on first use: synchronous programs never need it
+
         await asyncio.sleep(seconds)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import logging
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import IO, Any, TypeVar
 
@@ -88,7 +87,7 @@ class _DriverBase:
         self.provider = provider
         self._origin = (url.scheme, url.host, url.port)
         self._auth_headers = auth_headers
-        self._request_timeout = request_timeout
+        self._timeouts: dict[str, float | None] = request_timeout.as_dict()
         self._clock = clock
         self._redactor = redactor
         self._observer = observer
@@ -112,18 +111,13 @@ class _DriverBase:
             self._observer(request, None)
         if auth and self._auth_headers and self._same_origin(request.url):
             request.headers.update(self._auth_headers)
-        timeout = self._request_timeout
+        timeouts = self._timeouts
         if job is not None and job.deadline is not None:
             remaining = job.deadline - self._clock.monotonic()
             if remaining <= 0:
                 raise self._timeout(job)
-            timeout = httpx.Timeout(
-                connect=_min(timeout.connect, remaining),
-                read=_min(timeout.read, remaining),
-                write=_min(timeout.write, remaining),
-                pool=_min(timeout.pool, remaining),
-            )
-        request.extensions["timeout"] = timeout.as_dict()
+            timeouts = {key: _min(value, remaining) for key, value in timeouts.items()}
+        request.extensions["timeout"] = timeouts
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s %s", request.method, self._redactor.text(str(request.url)))
 
@@ -182,6 +176,8 @@ class _DriverBase:
         self, request: httpx.Request, response: httpx.Response, attempt: int, job: _Job
     ) -> float | None:
         """The wait before resending, or None to hand the response to the flow."""
+        if response.status_code < 400:
+            return None
         delay = job.retry.delay(attempt, request, response=response)
         if delay is None or not self._fits(delay, job):
             return None
@@ -249,7 +245,7 @@ class _DriverBase:
             return
         try:
             self._journal.record(task, label=label)
-        except (OSError, sqlite3.Error) as exc:
+        except Exception as exc:
             logger.warning("could not journal task %s: %s", task.task_id, exc)
 
     def journal_mark(
@@ -259,7 +255,7 @@ class _DriverBase:
             return
         try:
             self._journal.mark(task, state, paths=paths, error=error)
-        except (OSError, sqlite3.Error) as exc:
+        except Exception as exc:
             logger.warning("could not journal task %s: %s", task.task_id, exc)
 
     def _done(self, value: Any, job: _Job) -> Any:

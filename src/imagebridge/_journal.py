@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -24,9 +23,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ._tasks import TaskHandle
+
+if TYPE_CHECKING:
+    import sqlite3
 
 State = Literal["accepted", "fetched", "saved", "failed"]
 UNFINISHED: tuple[State, ...] = ("accepted", "fetched")
@@ -92,6 +94,8 @@ class TaskJournal:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        import sqlite3  # on first use: most programs import imagebridge and never journal
+
         with self._lock:
             if not self._ready:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ as an :class:`ImageWarning` that ends up in ``result.warnings``: nothing is sile
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -383,6 +384,12 @@ def _inputs(
             )
 
 
+@functools.cache
+def _default_options(options_model: type[BaseModel]) -> BaseModel:
+    """The options when none are given (options models are frozen, so one instance serves)."""
+    return options_model()
+
+
 def _provider_options(
     request: ImageRequest,
     provider: str,
@@ -398,6 +405,8 @@ def _provider_options(
                 )
             )
         return None
+    if not given:
+        return _default_options(options_model)
     try:
         return options_model.model_validate(given)
     except ValidationError as exc:

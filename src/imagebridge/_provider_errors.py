@@ -12,7 +12,6 @@ disagree on statuses (new-api answers some validation failures with HTTP 500; Op
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 import time
@@ -141,6 +140,8 @@ def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float
         return max(0.0, float(raw))
     except ValueError:
         pass
+    import email.utils  # only the rare HTTP-date form needs it
+
     parsed = email.utils.parsedate_to_datetime(raw) if _looks_like_date(raw) else None
     if parsed is None:
         return None
@@ -148,6 +149,8 @@ def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float
 
 
 def _looks_like_date(raw: str) -> bool:
+    import email.utils
+
     try:
         return email.utils.parsedate_tz(raw) is not None
     except (TypeError, ValueError):

@@ -11,7 +11,7 @@ import base64
 import binascii
 import contextlib
 import os
-import tempfile
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,10 +263,11 @@ def _destination(target: Path, image: GeneratedImage, head: bytes) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
     extension = _EXTENSIONS.get(sniff_media_type(head[:16]) or "", "bin")
-    candidate = target / f"{image.name}-{image.index}.{extension}"
+    name = _safe_name(image.name)
+    candidate = target / f"{name}-{image.index}.{extension}"
     counter = 1
     while candidate.exists():
-        candidate = target / f"{image.name}-{image.index}-{counter}.{extension}"
+        candidate = target / f"{name}-{image.index}-{counter}.{extension}"
         counter += 1
     return candidate
 
@@ -292,6 +293,8 @@ class _Staging:
     def __init__(self, target: Path, image: GeneratedImage) -> None:
         self.target = target
         self.image = image
+        import tempfile  # only URL results saved to disk need it
+
         folder = target if target.is_dir() else target.parent
         folder.mkdir(parents=True, exist_ok=True)
         self.file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in __exit__)
@@ -400,7 +403,7 @@ class ImageResult:
             image._fetcher = fetcher
             image._warnings = self.warnings
             image.index = index
-            image.name = _safe_name(stem)
+            image.name = stem  # made safe for a file name when saved
             if expected is not None and image.expected_size is None:
                 image.expected_size = expected
             if image._b64 is not None and image._data is None and expected is not None:
@@ -409,6 +412,9 @@ class ImageResult:
                     image._check_size(base64.b64decode(image._b64[:344]))
 
 
+_UNSAFE = re.compile(r"[^\w.-]")
+
+
 def _safe_name(text: str) -> str:
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
-    return cleaned.strip("._")[:80] or "image"
+    """A task id or stem as a file name: no separators, no leading dots, bounded length."""
+    return _UNSAFE.sub("_", text).strip("._")[:80] or "image"

@@ -19,10 +19,13 @@ The rules, so that no image is ever paid for twice by accident:
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
+
+if TYPE_CHECKING:
+    import random
 
 from ._errors import APIConnectionError, RateLimitError, ServerError
 from ._provider_errors import classify, parse_error_body, parse_retry_after
@@ -76,7 +79,12 @@ class RetryPolicy:
     def _backoff(self, attempt: int, rng: random.Random | None) -> float:
         base = min(self.max_backoff, self.backoff * (2**attempt))
         spread = base * self.jitter
-        jitter: float = (rng or random).uniform(-spread, spread)
+        if rng is None:
+            import random  # jitter is rare: loaded on demand
+
+            jitter: float = random.uniform(-spread, spread)
+        else:
+            jitter = rng.uniform(-spread, spread)
         return max(0.0, float(base + jitter))
 
 

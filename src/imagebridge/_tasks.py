@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 class TaskHandle(BaseModel):
     """An accepted task. ``to_json()`` / ``TaskHandle.from_json()`` move it between processes."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use: programs without async tasks never pay for this schema.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     provider: str
     base_url: str
