@@ -134,7 +134,7 @@ class OpenAIImagesAdapter(Adapter):
             model=plan.model,
             created=created if isinstance(created, int) else None,
             usage=Usage.from_dict(body.get("usage")),
-            raw=[body],
+            raw=[_without_base64(body, items)],
         )
 
     def image(self, item: Mapping[str, Any]) -> GeneratedImage:
@@ -168,3 +168,13 @@ def _form_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _without_base64(body: Mapping[str, Any], items: list[Any]) -> Mapping[str, Any]:
+    """The body kept in ``result.raw``, with base64 payloads elided (the images hold them)."""
+    if not any("b64_json" in item for item in items):
+        return body
+    data = [
+        {**item, "b64_json": "<base64 elided>"} if "b64_json" in item else item for item in items
+    ]
+    return {**body, "data": data}
