@@ -13,6 +13,7 @@ import click
 from imagebridge import __version__
 
 from ._batch import batch
+from ._conformance import conformance
 from ._errors import PREFIX, CliError, ExitCode, exit_codes_epilog, json_requested, usage_payload
 from ._generate import edit, generate
 from ._providers import providers
@@ -102,3 +103,4 @@ cli.add_command(serve)
 cli.add_command(task)
 cli.add_command(tasks)
 cli.add_command(batch)
+cli.add_command(conformance)

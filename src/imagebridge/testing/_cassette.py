@@ -1,0 +1,385 @@
+"""The cassette format: versioned JSON holding one scenario's call, HTTP exchanges and outcome.
+
+A cassette is ``<name>.json`` with, beside it, an optional ``<name>.assets/`` folder for image
+bytes (response images are stored as files there, not as base64, to keep cassettes small and
+diffable). The pydantic models below are the format's definition; :func:`cassette_schema`
+derives the committed JSON Schema (``conformance/cassette.schema.json``) from them.
+
+Layout of a cassette::
+
+    {"format": "imagebridge-cassette", "version": 1,
+     "name": "text_to_image", "provider": "openai", "description": "...",
+     "scenario": {"name", "requires": [capability names], "expect": "success" | error class},
+     "call": {"method": "generate|edit|submit|wait", "prompt", "fields", "images",
+              "reference_images", "mask", "task_id", "client": {"base_url", "invalid_key"}},
+     "match": {"ignore_json_paths": [...], "headers": [...]},
+     "interactions": [{"request": {...}, "response": {...}}, ...],
+     "expected": {"result": {...}} | {"error": {...}}}
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "AssetBody",
+    "Base64Body",
+    "Body",
+    "Call",
+    "Cassette",
+    "ClientOptions",
+    "EmbeddedAsset",
+    "ErrorExpectation",
+    "Expected",
+    "InputImage",
+    "Interaction",
+    "JsonBody",
+    "MatchRules",
+    "MultipartBody",
+    "Part",
+    "RecordedRequest",
+    "RecordedResponse",
+    "ResultExpectation",
+    "ScenarioInfo",
+    "TextBody",
+    "cassette_schema",
+    "load_cassette",
+    "save_cassette",
+]
+
+FORMAT: Literal["imagebridge-cassette"] = "imagebridge-cassette"
+VERSION: Literal[1] = 1
+SCHEMA_ID = "https://imagebridge.invalid/schemas/cassette-v1.json"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_serializer(mode="wrap")
+    def _drop_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave out empty lists and mappings that are defaults (``interactions`` stays)."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, info in type(self).model_fields.items():
+                key = info.alias or name
+                if (
+                    key != "interactions"
+                    and info.default_factory in (list, dict, MatchRules)
+                    and data.get(key) in ([], {})
+                ):
+                    del data[key]
+        return data
+
+
+# -- bodies -----------------------------------------------------------------------------------
+class EmbeddedAsset(_Model):
+    """A string inside a JSON body whose value is an image file of the assets folder."""
+
+    #: Keys and list indices from the body's root to the string.
+    path: list[str | int]
+    file: str
+    #: ``base64``: the string is the file's base64; ``data_url``: a ``data:`` URL of it.
+    encoding: Literal["base64", "data_url"] = "base64"
+    media_type: str = "application/octet-stream"
+
+
+class JsonBody(_Model):
+    """A JSON body, parsed. Strings listed in ``assets`` are stored as files."""
+
+    kind: Literal["json"] = "json"
+    value: JsonValue = Field(alias="json")
+    assets: list[EmbeddedAsset] = Field(default_factory=list)
+
+
+class TextBody(_Model):
+    """A text body (an HTML error page, plain text)."""
+
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class Base64Body(_Model):
+    """A binary body, inline."""
+
+    kind: Literal["base64"] = "base64"
+    base64: str
+    media_type: str | None = None
+
+
+class AssetBody(_Model):
+    """A binary body (an image download) stored as a file of the assets folder."""
+
+    kind: Literal["asset"] = "asset"
+    file: str
+    media_type: str | None = None
+
+
+class Part(_Model):
+    """One multipart/form-data part: a text value, or a file known by its hash and size."""
+
+    name: str
+    filename: str | None = None
+    content_type: str | None = None
+    text: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+
+
+class MultipartBody(_Model):
+    """A multipart/form-data body, part by part (never the random boundary)."""
+
+    kind: Literal["multipart"] = "multipart"
+    parts: list[Part]
+
+
+Body = Annotated[
+    JsonBody | TextBody | Base64Body | AssetBody | MultipartBody, Field(discriminator="kind")
+]
+
+
+# -- exchanges --------------------------------------------------------------------------------
+class RecordedRequest(_Model):
+    """A request as recorded: scrubbed, with only the headers that matter."""
+
+    method: str
+    url: str
+    #: Only headers on the recording allow-list; credentials hold a placeholder.
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Body | None = None
+
+
+class RecordedResponse(_Model):
+    """The response replayed for the matching request."""
+
+    status: int
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Body | None = None
+
+
+class Interaction(_Model):
+    """One exchange; interactions are played once each, identical requests in order."""
+
+    request: RecordedRequest
+    response: RecordedResponse
+
+
+class MatchRules(_Model):
+    """How replayed requests are compared with recorded ones, beyond method, URL and body."""
+
+    #: Dotted paths (``*`` for any key or index) removed from JSON bodies before comparing.
+    ignore_json_paths: list[str] = Field(default_factory=list)
+    #: Request headers that must be equal (lower-case names).
+    headers: list[str] = Field(default_factory=list)
+
+
+# -- the canonical call and its outcome ---------------------------------------------------------
+class InputImage(_Model):
+    """An input image of the call: inline bytes (base64), a URL, or a file of the assets folder."""
+
+    base64: str | None = None
+    url: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> InputImage:
+        if sum(value is not None for value in (self.base64, self.url, self.file)) != 1:
+            raise ValueError("an input image is exactly one of base64, url or file")
+        return self
+
+
+class ClientOptions(_Model):
+    """How the client was made (the base URL is the placeholder origin plus the API path)."""
+
+    base_url: str
+    #: The call was made with a deliberately wrong API key (the 401 scenario).
+    invalid_key: bool = False
+
+
+class Call(_Model):
+    """The canonical call that produced the exchanges: a client method and its arguments."""
+
+    method: Literal["generate", "edit", "submit", "wait"] = "generate"
+    prompt: str | None = None
+    #: Other :class:`imagebridge.ImageRequest` fields (``size``, ``n``, ``provider_options``...).
+    fields: dict[str, JsonValue] = Field(default_factory=dict)
+    #: The images of ``edit``.
+    images: list[InputImage] = Field(default_factory=list)
+    #: ``reference_images`` of ``generate`` and ``submit``.
+    reference_images: list[InputImage] = Field(default_factory=list)
+    mask: InputImage | None = None
+    #: The task id ``wait`` resumes.
+    task_id: str | None = None
+    client: ClientOptions
+
+
+class ResultExpectation(_Model):
+    """What the call returned: every image was read (URLs downloaded) before this was taken."""
+
+    images: int
+    media_types: list[str | None]
+    sizes: list[str | None]
+    sources: list[Literal["url", "inline"]]
+    task_id: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    #: Provider statuses reported while polling, in order (scenarios that check them).
+    progress: list[str] | None = None
+
+
+class ErrorExpectation(_Model):
+    """The error the call raised."""
+
+    type: str
+    code: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    request_id: str | None = None
+    task_id: str | None = None
+    #: The problem fields of an :class:`~imagebridge.InvalidRequestError`.
+    problems: list[str] | None = None
+    #: The provider's message (scenarios that check it).
+    message: str | None = None
+
+
+class Expected(_Model):
+    """The expected outcome: a result or an error."""
+
+    result: ResultExpectation | None = None
+    error: ErrorExpectation | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Expected:
+        if (self.result is None) == (self.error is None):
+            raise ValueError("expected is either a result or an error")
+        return self
+
+
+class ScenarioInfo(_Model):
+    """Which scenario a cassette records, what it needs and what it is about."""
+
+    name: str
+    #: Capability requirements (see ``imagebridge.testing.REQUIREMENTS``); unmet -> skipped.
+    requires: list[str] = Field(default_factory=list)
+    #: ``success`` or the name of the error class the scenario is about.
+    expect: str = "success"
+
+
+class Cassette(_Model):
+    """One recorded scenario of one provider."""
+
+    format: Literal["imagebridge-cassette"] = FORMAT
+    version: Literal[1] = VERSION
+    name: str
+    provider: str
+    description: str = ""
+    recorded_from: str | None = None
+    scenario: ScenarioInfo
+    #: Set instead of a recording when the scenario cannot happen with this provider.
+    not_applicable: str | None = None
+    call: Call | None = None
+    match: MatchRules = Field(default_factory=MatchRules)
+    interactions: list[Interaction] = Field(default_factory=list)
+    expected: Expected | None = None
+
+    _source: Path | None = PrivateAttr(default=None)
+    _assets: dict[str, bytes] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Cassette:
+        if self.not_applicable is None and (self.call is None or self.expected is None):
+            raise ValueError("a cassette needs a call and an expected outcome")
+        return self
+
+    @property
+    def source(self) -> Path | None:
+        """The file this cassette was loaded from."""
+        return self._source
+
+    def asset(self, name: str) -> bytes:
+        """The bytes of a file of the assets folder (in memory for unsaved cassettes)."""
+        if name in self._assets:
+            return self._assets[name]
+        if self._source is None:
+            raise FileNotFoundError(f"asset {name!r}: the cassette has no file")
+        path = assets_dir(self._source) / name
+        if path.parent != assets_dir(self._source):
+            raise ValueError(f"asset name {name!r} is not a plain file name")
+        data = path.read_bytes()
+        self._assets[name] = data
+        return data
+
+    def add_asset(self, name: str, data: bytes) -> None:
+        """Hold a file of the assets folder in memory (written by :func:`save_cassette`)."""
+        self._assets[name] = data
+
+    @property
+    def assets(self) -> dict[str, bytes]:
+        """The assets held in memory (all of them for a cassette being recorded)."""
+        return dict(self._assets)
+
+    def to_json(self) -> str:
+        """The cassette file's text (empty default lists and mappings left out)."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def assets_dir(path: Path) -> Path:
+    """``<name>.assets`` beside ``<name>.json``."""
+    return path.with_name(path.stem + ".assets")
+
+
+def load_cassette(path: str | Path) -> Cassette:
+    """Read and validate a cassette file."""
+    path = Path(path)
+    data: Any = json.loads(path.read_text(encoding="utf-8"))
+    cassette = Cassette.model_validate(data)
+    cassette._source = path
+    return cassette
+
+
+def save_cassette(cassette: Cassette, path: str | Path) -> Path:
+    """Write the cassette and exactly its in-memory assets (an old assets folder is replaced)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = assets_dir(path)
+    if folder.exists():
+        shutil.rmtree(folder)
+    assets = cassette.assets
+    if assets:
+        folder.mkdir()
+        for name, data in sorted(assets.items()):
+            (folder / name).write_bytes(data)
+    path.write_text(cassette.to_json(), encoding="utf-8")
+    cassette._source = path
+    return path
+
+
+def cassette_schema() -> dict[str, Any]:
+    """The JSON Schema of the cassette format (what ``conformance/cassette.schema.json`` holds)."""
+    schema = Cassette.model_json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "imagebridge cassette, version 1",
+        "description": (
+            "One recorded conformance scenario of one provider: the canonical call, the HTTP"
+            " exchanges it made and the outcome it produced. Generated from"
+            " imagebridge.testing's pydantic models; do not edit by hand."
+        ),
+        **{key: value for key, value in schema.items() if key not in ("title", "description")},
+    }
