@@ -206,13 +206,20 @@ class _ClientBase:
     ) -> None:
         """Attach the images of the calls that finished before one of a split request failed."""
         if done:
-            error.partial = self._finish(self._merge(job, done), job.expected_size)
+            error.partial = self._finish(
+                self._merge(job, done), job.expected_size, job.request.output_format
+            )
 
     def _deadline(self, timeout: float | None) -> float | None:
         return self.timeout if timeout is _UNSET else timeout
 
-    def _finish(self, result: ImageResult, expected: tuple[int, int] | None) -> ImageResult:
-        result._bind(self._driver, expected, self._driver.journal_mark)
+    def _finish(
+        self,
+        result: ImageResult,
+        expected: tuple[int, int] | None,
+        output_format: str | None = None,
+    ) -> ImageResult:
+        result._bind(self._driver, expected, self._driver.journal_mark, output_format)
         return result
 
     def _collect(self, task: TaskHandle, state: TaskState) -> ImageResult | TaskState:
@@ -397,7 +404,7 @@ class ImageClient(_ClientBase):
             except ImageBridgeError as error:
                 self._keep_partial(error, job, results)
                 raise
-        return self._finish(self._merge(job, results), job.expected_size)
+        return self._finish(self._merge(job, results), job.expected_size, job.request.output_format)
 
     def close(self) -> None:
         """Close the connections (if the client created its own HTTP client)."""
@@ -566,7 +573,7 @@ class AsyncImageClient(_ClientBase):
                     ]
                     self._keep_partial(error, job, done)
                 raise
-        return self._finish(self._merge(job, results), job.expected_size)
+        return self._finish(self._merge(job, results), job.expected_size, job.request.output_format)
 
     async def batch(
         self,

@@ -81,6 +81,7 @@ class GeneratedImage:
         "_fetcher",
         "_head",
         "_warnings",
+        "expected_media_type",
         "expected_size",
         "expires_at",
         "file_id",
@@ -117,6 +118,7 @@ class GeneratedImage:
         self.revised_prompt = revised_prompt
         self.expires_at = expires_at
         self.expected_size: tuple[int, int] | None = None
+        self.expected_media_type: str | None = None
         self.index = 0
         self.name = "image"
         self._fetcher: SyncFetcher | AsyncFetcher | None = None
@@ -168,11 +170,12 @@ class GeneratedImage:
         self._check_size(data)
 
     def _check_size(self, head: bytes) -> None:
-        if self.expected_size is None or self._warnings is None:
+        """Warn (once each) when the image is not the pixel size or format requested."""
+        if self._warnings is None:
             return
-        actual = image_size(head)
+        actual = image_size(head) if self.expected_size is not None else None
         if actual is not None and actual != self.expected_size:
-            w, h = self.expected_size
+            w, h = self.expected_size  # type: ignore[misc]
             self._warnings.append(
                 ImageWarning(
                     "size_mismatch",
@@ -180,7 +183,17 @@ class GeneratedImage:
                     "size",
                 )
             )
-            self.expected_size = None  # warn once
+            self.expected_size = None
+        media = sniff_media_type(head[:16]) if self.expected_media_type is not None else None
+        if media is not None and media != self.expected_media_type:
+            self._warnings.append(
+                ImageWarning(
+                    "format_mismatch",
+                    f"image {self.index} is {media}, not the {self.expected_media_type} requested",
+                    "output_format",
+                )
+            )
+            self.expected_media_type = None
 
     # -- I/O -------------------------------------------------------------------------------
     def _sync(self) -> SyncFetcher:
@@ -395,8 +408,10 @@ class ImageResult:
         fetcher: SyncFetcher | AsyncFetcher,
         expected: tuple[int, int] | None,
         on_saved: Callable[..., None] | None = None,
+        expected_format: str | None = None,
     ) -> None:
-        """Attach the client that downloads URL results, and number and name the images."""
+        """Attach the client that downloads URL results, and number and name the images;
+        ``expected`` and ``expected_format`` are checked against each image's header."""
         self._on_saved = on_saved
         stem = self.task_id or f"{self.provider}-{self.created or 'image'}"
         for index, image in enumerate(self.images):
@@ -406,7 +421,9 @@ class ImageResult:
             image.name = stem  # made safe for a file name when saved
             if expected is not None and image.expected_size is None:
                 image.expected_size = expected
-            if image._b64 is not None and image._data is None and expected is not None:
+            if expected_format is not None and image.expected_media_type is None:
+                image.expected_media_type = f"image/{expected_format}"
+            if image._b64 is not None and image._data is None and (expected or expected_format):
                 # The header is in the first few hundred bytes: no need to decode it all.
                 with contextlib.suppress(binascii.Error, ValueError):
                     image._check_size(base64.b64decode(image._b64[:344]))
