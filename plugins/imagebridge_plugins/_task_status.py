@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from imagebridge.adapter import ErrorCodes, TaskPhase, TaskState, error_from_task
+from imagebridge import ServerError
+from imagebridge.adapter import (
+    ErrorCodes,
+    GeneratedImage,
+    ImageResult,
+    TaskHandle,
+    TaskPhase,
+    TaskState,
+    error_from_task,
+)
 
 QUEUED = frozenset({"queued", "pending", "submitted", "waiting"})
 RUNNING = frozenset({"in_progress", "running", "processing", "dispatched", "generating"})
@@ -67,4 +76,53 @@ def failed_state(
             codes=codes,
             body=dict(body),
         ),
+    )
+
+
+def task_state(
+    body: Mapping[str, Any],
+    *,
+    provider: str,
+    task_id: str,
+    codes: ErrorCodes | None,
+    payload: Any,
+) -> TaskState:
+    """One poll's task object as a :class:`TaskState`; ``payload`` is kept on success."""
+    status = str(body.get("status") or "unknown").lower()
+    percent = percent_of(body.get("progress"))
+    phase = phase_of(status)
+    if phase == "succeeded":
+        return TaskState(status, "succeeded", 100.0, payload)
+    if phase == "failed":
+        return failed_state(
+            provider=provider,
+            task_id=task_id,
+            status=status,
+            body=body,
+            percent=percent,
+            codes=codes,
+        )
+    return TaskState(status, phase, percent)
+
+
+def task_result(
+    provider: str, task: TaskHandle, images: list[GeneratedImage], payload: Mapping[str, Any]
+) -> ImageResult:
+    """The result of a succeeded task; a success without usable images is a ServerError."""
+    if not images:
+        raise ServerError(
+            "the task succeeded but its result has no usable images",
+            provider=provider,
+            code="empty_result",
+            task_id=task.task_id,
+            body=dict(payload),
+        )
+    created = payload.get("created")
+    return ImageResult(
+        images=images,
+        provider=provider,
+        model=task.model,
+        task_ids=[task.task_id],
+        created=created if isinstance(created, int) else None,
+        raw=[payload],
     )

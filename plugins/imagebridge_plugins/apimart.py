@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
-from imagebridge import ServerError, hookimpl
+from imagebridge import hookimpl
 from imagebridge.adapter import (
     Accepted,
     Adapter,
@@ -33,7 +33,7 @@ from imagebridge.adapter import (
 )
 
 from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
-from ._task_status import failed_state, percent_of, phase_of
+from ._task_status import task_result, task_state
 
 _FIELDS = ("quality", "output_format", "output_compression", "background", "moderation", "user")
 
@@ -144,23 +144,7 @@ class ApimartAdapter(Adapter):
             if isinstance(entry, Mapping)
             for image in _images(entry, self.resolve_url)
         ]
-        if not images:
-            raise ServerError(
-                "the task completed but its result has no images",
-                provider=self.name,
-                code="empty_result",
-                task_id=task.task_id,
-                body=dict(payload),
-            )
-        created = payload.get("created")
-        return ImageResult(
-            images=images,
-            provider=self.name,
-            model=task.model,
-            task_ids=[task.task_id],
-            created=created if isinstance(created, int) else None,
-            raw=[dict(payload)],
-        )
+        return task_result(self.name, task, images, payload)
 
     # -- reading ------------------------------------------------------------------------------
     def _envelope(self, response: httpx.Response, task_id: str | None = None) -> Mapping[str, Any]:
@@ -188,21 +172,9 @@ class ApimartAdapter(Adapter):
         envelope = self._envelope(response, task_id)
         data = envelope.get("data")
         body: Mapping[str, Any] = data if isinstance(data, Mapping) else envelope
-        status = str(body.get("status") or "unknown").lower()
-        percent = percent_of(body.get("progress"))
-        phase = phase_of(status)
-        if phase == "succeeded":
-            return TaskState(status, "succeeded", 100.0, body)
-        if phase == "failed":
-            return failed_state(
-                provider=self.name,
-                task_id=task_id,
-                status=status,
-                body=body,
-                percent=percent,
-                codes=self.error_codes or None,
-            )
-        return TaskState(status, phase, percent)
+        return task_state(
+            body, provider=self.name, task_id=task_id, codes=self.error_codes or None, payload=body
+        )
 
 
 def _images(entry: Mapping[str, Any], resolve: Callable[[str], str]) -> list[GeneratedImage]:

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from imagebridge import ServerError, hookimpl
+from imagebridge import hookimpl
 from imagebridge.adapter import (
     Accepted,
     Adapter,
@@ -33,7 +33,7 @@ from imagebridge.adapter import (
 
 from ._openai_images import OpenAIImagesAdapter
 from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
-from ._task_status import failed_state, percent_of, phase_of
+from ._task_status import task_result, task_state
 
 AsyncTrigger = Literal["query", "wait_for_result_query", "prefer_header", "body"]
 
@@ -212,24 +212,8 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         usable = [
             i for i in entries if isinstance(i, Mapping) and (i.get("url") or i.get("b64_json"))
         ]
-        images = [self.image(item) for item in usable]
-        if not images or len(usable) != len(entries):
-            raise ServerError(
-                "the task succeeded but its result has no usable images",
-                provider=self.name,
-                code="empty_result",
-                task_id=task.task_id,
-                body=dict(payload),
-            )
-        created = payload.get("created")
-        return ImageResult(
-            images=images,
-            provider=self.name,
-            model=task.model,
-            task_ids=[task.task_id],
-            created=created if isinstance(created, int) else None,
-            raw=[payload],
-        )
+        images = [self.image(item) for item in usable] if len(usable) == len(entries) else []
+        return task_result(self.name, task, images, payload)
 
     def result(self, response: httpx.Response, plan: Plan) -> ImageResult:
         result = super().result(response, plan)
@@ -244,23 +228,14 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         body = self.mapping(response, task_id=task_id)
         if isinstance(body.get("data"), Mapping) and "status" not in body:
             body = body["data"]  # tolerate an APIMart-style envelope
-        status = str(body.get("status") or "unknown").lower()
-        percent = percent_of(body.get("progress"))
-        phase = phase_of(status)
-        if phase == "succeeded":
-            result = body.get("result")
-            payload = result if isinstance(result, Mapping) else {"data": body.get("data")}
-            return TaskState(status, "succeeded", 100.0, payload)
-        if phase == "failed":
-            return failed_state(
-                provider=self.name,
-                task_id=task_id,
-                status=status,
-                body=body,
-                percent=percent,
-                codes=self.error_codes or None,
-            )
-        return TaskState(status, phase, percent)
+        result = body.get("result")
+        return task_state(
+            body,
+            provider=self.name,
+            task_id=task_id,
+            codes=self.error_codes or None,
+            payload=result if isinstance(result, Mapping) else {"data": body.get("data")},
+        )
 
 
 def _has_images(body: Mapping[str, Any]) -> bool:
