@@ -24,12 +24,14 @@ from imagebridge.adapter import (
     Flow,
     GeneratedImage,
     ImageResult,
+    InlineImage,
     Plan,
     PollPolicy,
     Progress,
     TaskHandle,
     TaskState,
     classify,
+    json_request,
 )
 
 from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
@@ -94,9 +96,9 @@ class ApimartAdapter(Adapter):
             if value is not None:
                 body[name] = value
         if request.reference_images:
-            body["image_urls"] = [image.as_url() for image in request.reference_images]
+            body["image_urls"] = [InlineImage(image) for image in request.reference_images]
         if request.mask is not None:
-            body["mask_url"] = request.mask.as_url()
+            body["mask_url"] = InlineImage(request.mask)
         return body
 
     # -- flows --------------------------------------------------------------------------------
@@ -106,9 +108,7 @@ class ApimartAdapter(Adapter):
 
     def submit(self, plan: Plan) -> Flow[TaskHandle]:
         yield Progress("submitting", provider=self.name)
-        response = yield httpx.Request(
-            "POST", self.url("/images/generations"), json=self.body(plan)
-        )
+        response = yield json_request("POST", self.url("/images/generations"), self.body(plan))
         assert response is not None
         body = self._envelope(response)
         data = body.get("data")

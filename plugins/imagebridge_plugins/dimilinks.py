@@ -24,11 +24,13 @@ from imagebridge.adapter import (
     Capabilities,
     Flow,
     ImageResult,
+    InlineImage,
     Plan,
     PollPolicy,
     Progress,
     TaskHandle,
     TaskState,
+    json_request,
 )
 
 from ._openai_images import OpenAIImagesAdapter
@@ -120,7 +122,7 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         if plan.request.reference_images:
             # URLs, data URLs and bare base64 go as given; files and bytes as data URLs.
             fields["image_urls"] = [
-                image.as_base64() if image.kind == "base64" else image.as_url()
+                InlineImage(image, "base64" if image.kind == "base64" else "data_url")
                 for image in plan.request.reference_images
             ]
         return fields
@@ -144,8 +146,8 @@ class DimilinksAdapter(OpenAIImagesAdapter):
             headers["Prefer"] = "respond-async"
         else:
             body["wait_for_result"] = False
-        return httpx.Request(
-            "POST", self.url("/images/generations"), params=params, json=body, headers=headers
+        return json_request(
+            "POST", self.url("/images/generations"), body, params=params, headers=headers
         )
 
     # -- flows --------------------------------------------------------------------------------
@@ -153,9 +155,7 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         options = _options(plan)
         if options.mode == "sync":
             yield Progress("submitting", provider=self.name)
-            response = yield httpx.Request(
-                "POST", self.url("/images/generations"), json=self.body(plan)
-            )
+            response = yield json_request("POST", self.url("/images/generations"), self.body(plan))
             assert response is not None
             body = self.mapping(response)
             if _has_images(body) or not _submitted_task_id(body):

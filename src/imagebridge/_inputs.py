@@ -11,6 +11,7 @@ import base64
 import binascii
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -114,9 +115,36 @@ class ImageInput:
             return base64.b64decode(str(self.value))
         raise ValueError(f"{self.describe()} is a remote URL; it is sent as a URL, not read")
 
+    def head(self, size: int = 64) -> bytes:
+        """The first ``size`` bytes of the image, reading no more of a file than that."""
+        if self.kind == "path":
+            assert isinstance(self.value, Path)
+            with self.value.open("rb") as handle:
+                return handle.read(size)
+        if isinstance(self.value, bytes):
+            return self.value[:size]
+        if self.kind in ("data_url", "base64"):
+            text = str(self.value)
+            payload = text.partition(",")[2] if self.kind == "data_url" else text.strip()
+            return base64.b64decode(payload[: -(-size // 3) * 4])[:size]
+        raise ValueError(f"{self.describe()} is a remote URL; it is sent as a URL, not read")
+
+    def chunks(self, size: int = 3 * 64 * 1024) -> Iterator[bytes]:
+        """The bytes of a file or bytes input in pieces of ``size`` (the last may be
+        shorter), so that large files are encoded and sent without being held whole."""
+        if self.kind == "path":
+            assert isinstance(self.value, Path)
+            with self.value.open("rb") as handle:
+                while chunk := handle.read(size):
+                    yield chunk
+            return
+        data = self.read()
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
+
     def media_type(self) -> str:
         """The media type, sniffed from the bytes (a data URL's declared type is not trusted)."""
-        return sniff_media_type(self.read()[:64]) or "application/octet-stream"
+        return sniff_media_type(self.head()) or "application/octet-stream"
 
     def filename(self, index: int = 0) -> str:
         if self.kind == "path":
@@ -130,8 +158,7 @@ class ImageInput:
         if self.kind in ("url", "data_url"):
             return str(self.value)
         data = self.read()
-        media = sniff_media_type(data[:64]) or "application/octet-stream"
-        return f"data:{media};base64,{base64.b64encode(data).decode('ascii')}"
+        return f"data:{self.media_type()};base64,{base64.b64encode(data).decode('ascii')}"
 
     def as_base64(self) -> str:
         if self.kind == "base64":

@@ -17,6 +17,7 @@ See ``docs/plugins.md`` for the walk-through and :mod:`imagebridge.hookspecs` fo
 from __future__ import annotations
 
 from ._adapter import Adapter
+from ._body import InlineImage, json_request
 from ._capabilities import ANY, Capabilities
 from ._errors import Problem
 from ._flow import Accepted, Effect, Flow, Progress, Sleep
@@ -50,6 +51,7 @@ __all__ = [
     "ImageInput",
     "ImageResult",
     "ImageWarning",
+    "InlineImage",
     "Operation",
     "Plan",
     "PollPolicy",
@@ -65,6 +67,7 @@ __all__ = [
     "error_from_response",
     "error_from_task",
     "image_size",
+    "json_request",
     "parse_retry_after",
     "parse_size",
     "poll_task",
