@@ -31,6 +31,53 @@ Scenario control: markers in the prompt drive the error paths.
 - ``#pending``: a dimilinks task reports the undocumented ``pending`` status for the first half
   of its duration.
 
+Fault injection: faults make a phase of the protocol fail the way real networks and gateways
+do. A fault spec is ``[DIALECT/]PHASE:KIND[:COUNT][:ARG]``:
+
+- ``DIALECT`` (optional): only requests of that dialect (``openai``, ``geeknow``,
+  ``dimilinks``, ``apimart``; a download belongs to the dialect that made the image).
+- ``PHASE``: ``submit`` (``POST .../images/generations`` and ``.../images/edits``), ``poll``
+  (``GET .../tasks/{id}``) or ``download`` (``GET /p/img/...`` and ``/files/...``).
+- ``KIND`` (and what its optional ``ARG`` means):
+
+  - ``429``: HTTP 429 ``rate_limit_exceeded`` with ``Retry-After: ARG`` (seconds, default 1);
+  - ``500``, ``502``, ``503``: that status with a JSON error in the dialect's shape (ARG: the
+    error code; defaults ``internal_error``, ``upstream_error``, ``service_unavailable``);
+  - ``html502``: an nginx HTML "502 Bad Gateway" page;
+  - ``slow``: the answer comes ARG seconds late (default 1);
+  - ``drop``: the dialect answers, the status line, headers and half the body are sent, then
+    the connection is closed (the client sees a broken connection);
+  - ``drop-before``: the request is read and the connection closed with no answer at all (the
+    dialect never sees it);
+  - ``timeout-after-accept`` (submit only): the dialect answers, so the task exists, but the
+    answer is thrown away; the connection is held ARG seconds (default 0) or until the client
+    gives up, then closed: "the task exists but the client doesn't know";
+  - ``never`` (poll only): the task reports ``in_progress`` (50 %) while the fault lasts;
+  - ``fail`` (poll only): the task ends as failed, with code ARG (default ``upstream_error``);
+  - ``expired`` (download only): ``/p/img`` answers 410 ``url_expired`` (dimilinks shape),
+    ``/files`` a 403 XML page as an expired blob SAS link does.
+
+- ``COUNT``: how many matching requests get the fault (``*`` or empty: all); then it is spent.
+
+Examples: ``submit:429:1`` (the first submit is refused, Retry-After 1 s), ``poll:html502:2``,
+``dimilinks/poll:never``, ``poll:fail:1:content_moderation``, ``submit:slow:*:0.5``.
+
+Faults come from ``EmulatorConfig(faults=[...])`` (``imagebridge serve --fault SPEC``,
+repeatable), from a request's own ``X-Emulator-Fault: SPEC[, SPEC...]`` header (for that
+request only, before the active faults), and at runtime: ``POST /_emulator/faults`` with a JSON
+list of specs replaces the active faults (``[]`` clears them, so a task held by ``never`` can
+finish later), ``GET`` lists them with their ``remaining`` counts (in-process:
+``EmulatorServer.app_state.faults.replace([...])``). Per request, every matching ``slow``,
+``never`` and ``fail`` applies and the first fault of another kind decides the answer. A
+faulted request is logged with ``faults``: the specs it got. ``drop``, ``drop-before`` and
+``timeout-after-accept`` close the connection through uvicorn's transport; under another
+server they raise :class:`ConnectionResetError` in the app instead.
+
+Counters: ``GET /_emulator/stats`` (``EmulatorState.stats()``) has, per dialect, ``submits``
+(received, faulted ones included), ``accepted`` (answered 2xx by the dialect, even when the
+client never got the answer: each is a paid job), ``polls``, ``downloads``, the ``tasks``
+created and ``faults_applied``. ``POST /_emulator/reset`` clears them with the log.
+
 Use :class:`EmulatorServer` in tests (a uvicorn thread on a free loopback port), or
 :func:`create_app` with an in-process ASGI transport, or :func:`serve` from a shell. The
 emulator imports nothing from the rest of imagebridge.
@@ -40,6 +87,7 @@ from __future__ import annotations
 
 from ._app import create_app, get_state
 from ._config import DIALECTS, EmulatorConfig
+from ._faults import Fault, FaultSet, parse_fault
 from ._server import EmulatorServer, serve
 from ._store import EmulatorState, Task
 
@@ -48,8 +96,11 @@ __all__ = [
     "EmulatorConfig",
     "EmulatorServer",
     "EmulatorState",
+    "Fault",
+    "FaultSet",
     "Task",
     "create_app",
     "get_state",
+    "parse_fault",
     "serve",
 ]

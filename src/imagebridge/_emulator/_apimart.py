@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._errors import ApiError
-from ._http import Auth, Handler, StyleFor, endpoint, origin, read_json
+from ._http import Auth, Handler, StyleFor, endpoint, origin, progress, read_json
 from ._images import ImageSpec, colour_for
 from ._refs import check_references, collect_references
 from ._scenario import failure_message, parse_scenario
@@ -81,7 +81,7 @@ class ApimartDialect:
         task = self.state.get_task(task_id, "apimart")
         if task is None:
             raise ApiError(404, "not_found", f"task {task_id} not found")
-        fraction = task.fraction(self.state.now())
+        fraction = progress(request.scope, task.fraction(self.state.now()))
         data: dict[str, Any] = {
             "id": task.id,
             "created": task.created,

@@ -6,17 +6,25 @@ Key-free routes at the origin root:
   HMAC-SHA256 (random secret per app) over ``"{task_id}/{index}:{exp}"``; a bad signature is
   403 ``invalid_signature``, an expired ``exp`` 410 ``url_expired`` (dimilinks error shape).
 - ``GET /files/{name}``: an OpenAI/geeknow URL result.
-- ``GET /_emulator/requests``: the request log as JSON; ``POST /_emulator/reset`` clears it.
+- ``GET /_emulator/requests``: the request log as JSON; ``POST /_emulator/reset`` clears it
+  and the counters.
+- ``GET /_emulator/stats``: the counters per dialect (``submits``, ``accepted``, ``polls``,
+  ``downloads``), the tasks per dialect and the number of faults applied.
+- ``GET /_emulator/faults``: the active faults; ``POST`` a JSON list of specs replaces them
+  (``[]`` clears them).
 
-Unknown paths under a dialect prefix answer 404 in that dialect's error shape.
+Unknown paths under a dialect prefix answer 404 in that dialect's error shape. Every request
+first passes the :class:`~._inject.FaultInjector`.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -26,6 +34,7 @@ from ._config import DIALECTS, EmulatorConfig
 from ._dimilinks import DimilinksDialect
 from ._errors import ApiError
 from ._http import Handler, endpoint
+from ._inject import FaultInjector
 from ._openai import OpenAIDialect
 from ._store import EmulatorState
 
@@ -42,11 +51,13 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/files/{name}", endpoint(state, "openai", _file(state)), methods=["GET"]),
         Route("/_emulator/requests", _log(state), methods=["GET"]),
         Route("/_emulator/reset", _reset(state), methods=["POST"]),
+        Route("/_emulator/stats", _stats(state), methods=["GET"]),
+        Route("/_emulator/faults", _faults(state), methods=["GET", "POST"]),
     ]
     for dialect in DIALECTS:
         routes.append(Mount(f"/{dialect}/v1", routes=dialect_routes(state, dialect)))
     routes.append(Mount("/v1", routes=dialect_routes(state, state.config.default_dialect)))
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(FaultInjector, state=state)])
     app.state.emulator = state
     return app
 
@@ -121,5 +132,28 @@ def _reset(state: EmulatorState) -> Handler:
     async def handler(request: Request) -> Response:
         state.reset()
         return JSONResponse({"ok": True})
+
+    return handler
+
+
+def _stats(state: EmulatorState) -> Handler:
+    async def handler(request: Request) -> Response:
+        return JSONResponse(state.stats())
+
+    return handler
+
+
+def _faults(state: EmulatorState) -> Handler:
+    async def handler(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                specs = json.loads(await request.body())
+                if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+                    raise ValueError("expected a JSON list of fault specs")
+                state.faults.replace(specs)
+            except ValueError as exc:
+                error = {"message": str(exc), "type": "invalid_request_error", "code": "bad_fault"}
+                return JSONResponse({"error": error}, status_code=400)
+        return JSONResponse(state.faults.describe())
 
     return handler

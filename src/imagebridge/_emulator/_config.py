@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+from ._faults import parse_faults
 
 DIALECTS: tuple[str, ...] = ("openai", "geeknow", "dimilinks", "apimart")
 
@@ -21,6 +23,8 @@ class EmulatorConfig:
     ``Authorization`` must be ``Bearer <api_key>``; otherwise any non-empty bearer token is
     accepted. ``result_url_style`` picks the form of dimilinks result URLs: ``relative``
     (``/p/img/...``), ``absolute`` (origin + ``/p/img/...``) or ``data`` (a data URL).
+    ``faults`` are the fault specs active from the start (see the package docstring; they can
+    be replaced at runtime with ``POST /_emulator/faults``).
     """
 
     task_duration: float = 3.0
@@ -28,6 +32,7 @@ class EmulatorConfig:
     api_key: str | None = None
     result_url_style: str = "relative"
     clock: Callable[[], float] = field(default=time.monotonic)
+    faults: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if self.default_dialect not in DIALECTS:
@@ -41,3 +46,6 @@ class EmulatorConfig:
             )
         if self.task_duration < 0:
             raise ValueError("task_duration must not be negative")
+        if isinstance(self.faults, str):
+            raise ValueError("faults must be a list of fault specs, not one string")
+        parse_faults(self.faults)  # raises ValueError naming the bad spec

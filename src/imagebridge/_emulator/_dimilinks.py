@@ -31,7 +31,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._errors import ApiError
-from ._http import Auth, Handler, StyleFor, endpoint, falsey, origin, read_form, read_json, truthy
+from ._http import (
+    Auth,
+    Handler,
+    StyleFor,
+    endpoint,
+    falsey,
+    origin,
+    progress,
+    read_form,
+    read_json,
+    truthy,
+)
 from ._images import ImageSpec, colour_for, normalize_format
 from ._refs import (
     MAX_REFERENCE_BYTES,
@@ -173,7 +184,7 @@ class DimilinksDialect:
         task = self.state.get_task(task_id, "dimilinks")
         if task is None:
             raise ApiError(404, "not_found", f"task {task_id} not found")
-        fraction = task.fraction(self.state.now())
+        fraction = progress(request.scope, task.fraction(self.state.now()))
         body: dict[str, Any] = {
             "id": task.id,
             "task_id": task.id,

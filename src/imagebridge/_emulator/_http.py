@@ -4,7 +4,8 @@
 (method, path, query, headers with ``Authorization`` redacted, then the parsed ``json`` body or
 ``form`` fields and the answer's ``status``), the bearer token is checked, and an
 :class:`ApiError` is rendered in the dialect's error style. Strings longer than 64 KiB are
-clipped in the log (the request itself is not affected).
+clipped in the log (the request itself is not affected). A request that got faults (see
+:mod:`._inject`) has their specs under ``faults``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from ._errors import ApiError, render_error
 from ._store import EmulatorState
@@ -27,6 +29,12 @@ StyleFor = Callable[[Request], str]
 
 REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
 MAX_LOGGED_STRING = 64 * 1024
+#: The ASGI scope key under which the fault injector lists the specs a request got.
+FAULTS_KEY = "imagebridge.emulator.faults"
+#: The ASGI scope key set by a ``poll:never`` fault: the task must not look finished.
+HELD_KEY = "imagebridge.emulator.held"
+#: The furthest a held task gets (``in_progress``, 50 %).
+HELD_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ def endpoint(
     """Wrap ``handler`` with logging, optional auth and error rendering."""
 
     async def run(request: Request) -> Response:
-        entry = _base_entry(request)
+        entry = base_entry(request.scope)
         request.state.log_entry = entry
         state.record(entry)
         error_style = style(request) if callable(style) else style
@@ -137,6 +145,11 @@ def origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
+def progress(scope: Scope, fraction: float) -> float:
+    """A task's progress as this poll reports it: held below done by a ``never`` fault."""
+    return min(fraction, HELD_FRACTION) if scope.get(HELD_KEY) else fraction
+
+
 def truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
 
@@ -145,15 +158,21 @@ def falsey(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("0", "false", "no", "off")
 
 
-def _base_entry(request: Request) -> dict[str, Any]:
+def base_entry(scope: Scope) -> dict[str, Any]:
+    """A new log entry for a request: method, path, query and redacted headers."""
+    request = Request(scope)
     headers = {
         key: ("[redacted]" if key in REDACTED_HEADERS else value)
         for key, value in request.headers.items()
     }
-    return {
+    entry: dict[str, Any] = {
         "time": time.time(),
         "method": request.method,
         "path": request.url.path,
         "query": dict(request.query_params),
         "headers": headers,
     }
+    faults = scope.get(FAULTS_KEY)
+    if faults:
+        entry["faults"] = list(faults)
+    return entry

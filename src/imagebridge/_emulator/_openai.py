@@ -99,7 +99,7 @@ class OpenAIDialect:
             )
             item: dict[str, Any] = {}
             if job.response_format == "url":
-                item["url"] = f"{base}/files/{self.state.add_file(spec)}"
+                item["url"] = f"{base}/files/{self.state.add_file(spec, self.flavor.name)}"
             else:
                 item["b64_json"] = await run_in_threadpool(spec.b64)
             if job.family == "dall-e-3":

@@ -1,4 +1,5 @@
-"""In-memory state of one emulator app: the request log, tasks, stored images, URL signing.
+"""In-memory state of one emulator app: the request log, tasks, stored images, URL signing,
+the active faults and the request counters (``GET /_emulator/stats``).
 
 A :class:`Task` does not run anywhere: its status is computed from ``config.clock()`` and the
 time it was submitted, so a test can drive it with an injected clock. Image bytes are never
@@ -15,10 +16,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._config import EmulatorConfig
+from ._config import DIALECTS, EmulatorConfig
+from ._faults import FaultSet
 from ._images import ImageSpec
 
 SIGNED_URL_TTL_MS = 24 * 60 * 60 * 1000
+
+#: The request counters, per dialect: ``submits`` (POSTs to generations/edits received),
+#: ``accepted`` (submits the dialect answered with a 2xx, whether or not the client got the
+#: answer: each is a paid job), ``polls`` (task GETs) and ``downloads`` (image GETs).
+COUNTERS: tuple[str, ...] = ("submits", "accepted", "polls", "downloads")
 
 
 @dataclass
@@ -67,7 +74,11 @@ class EmulatorState:
         self.config = config
         self.tasks: dict[str, Task] = {}
         self.files: dict[str, ImageSpec] = {}
+        #: The dialect that made each ``/files/<name>`` image.
+        self.file_dialects: dict[str, str] = {}
+        self.faults = FaultSet(config.faults)
         self._requests: list[dict[str, Any]] = []
+        self._counts = _zero_counts()
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
 
@@ -84,9 +95,27 @@ class EmulatorState:
             self._requests.append(entry)
 
     def reset(self) -> None:
-        """Clear the request log."""
+        """Clear the request log and the counters (the active faults stay)."""
         with self._lock:
             self._requests.clear()
+            self._counts = _zero_counts()
+        self.faults.applied = 0
+
+    # -- counters ----------------------------------------------------------------------------
+
+    def count(self, counter: str, dialect: str) -> None:
+        with self._lock:
+            per_dialect = self._counts[counter]
+            per_dialect[dialect] = per_dialect.get(dialect, 0) + 1
+
+    def stats(self) -> dict[str, Any]:
+        """The counters since the last reset, the tasks per dialect and faults applied."""
+        with self._lock:
+            stats: dict[str, Any] = {name: dict(c) for name, c in self._counts.items()}
+            tasks = list(self.tasks.values())
+        stats["tasks"] = {name: sum(t.dialect == name for t in tasks) for name in DIALECTS}
+        stats["faults_applied"] = self.faults.applied
+        return stats
 
     # -- tasks and files ---------------------------------------------------------------------
 
@@ -127,11 +156,12 @@ class EmulatorState:
     def now(self) -> float:
         return self.config.clock()
 
-    def add_file(self, spec: ImageSpec) -> str:
+    def add_file(self, spec: ImageSpec, dialect: str = "openai") -> str:
         """Store an image served at ``/files/<name>``; returns the name."""
         name = f"img-{secrets.token_hex(12)}.{'jpg' if spec.fmt == 'jpeg' else spec.fmt}"
         with self._lock:
             self.files[name] = spec
+            self.file_dialects[name] = dialect
         return name
 
     # -- signed image URLs -------------------------------------------------------------------
@@ -148,3 +178,7 @@ class EmulatorState:
 
     def signature_ok(self, task_id: str, index: int, exp_ms: int, sig: str) -> bool:
         return hmac.compare_digest(self.sign(task_id, index, exp_ms), sig)
+
+
+def _zero_counts() -> dict[str, dict[str, int]]:
+    return {name: dict.fromkeys(DIALECTS, 0) for name in COUNTERS}

@@ -1,0 +1,168 @@
+"""The fault matrix: every adapter x phase x fault, what must happen, and its Markdown table.
+
+:func:`expected` states the rules (the retry rules of ``imagebridge._retry`` applied to each
+emulated fault); ``test_fault_matrix.py`` checks every row over real HTTP with both clients and
+keeps ``fault_matrix.md`` equal to :func:`render`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagebridge._emulator._faults import KINDS
+
+from .support import TASK_PROVIDERS
+
+TABLE = Path(__file__).with_name("fault_matrix.md")
+ADAPTERS = ("openai", "geeknow", "dimilinks", "apimart")
+#: Each fault kind as the matrix injects it: once (COUNT 1) unless it is about duration.
+SPECS = {
+    "429": "429:1",  # Retry-After: 1
+    "503": "503:1",
+    "502": "502:1",
+    "500": "500:1",
+    "html502": "html502:1",
+    "drop": "drop:1",
+    "drop-before": "drop-before:1",
+    "slow": "slow:1:0.1",
+    "timeout-after-accept": "timeout-after-accept:1",
+    "never": "never",
+    "fail": "fail:1",
+    "expired": "expired:1",
+}
+NONE = "-"
+
+#: Known library bugs, by number (listed in the table's notes and the xfail reasons).
+BUGS = {
+    1: "a download error (after the task was accepted) does not carry the task id",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    adapter: str
+    phase: str
+    kind: str
+
+    @property
+    def spec(self) -> str:
+        return f"{self.phase}:{SPECS[self.kind]}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.adapter}-{self.spec}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One outcome: the error class (or ``ok``), what the emulator received and accepted,
+    whether the error names the accepted task, and the task's journal state."""
+
+    outcome: str
+    submits: int
+    accepted: int
+    task_on_error: str
+    journal: str
+
+
+@dataclass(frozen=True)
+class Expected:
+    row: Row
+    note: str = ""
+    bug: int | None = None
+
+
+def phases(adapter: str) -> tuple[str, ...]:
+    return ("submit", "poll", "download") if adapter in TASK_PROVIDERS else ("submit", "download")
+
+
+def cases() -> list[Case]:
+    return [
+        Case(adapter, phase, kind)
+        for adapter in ADAPTERS
+        for phase in phases(adapter)
+        for kind in SPECS
+        if phase in KINDS[kind]
+    ]
+
+
+def expected(case: Case) -> Expected:
+    tasks = case.adapter in TASK_PROVIDERS
+    saved = "saved" if tasks else NONE
+    ok = Row("ok", 1, 1, NONE, saved)
+    kind = case.kind
+    if case.phase == "submit":
+        if kind in ("429", "503"):
+            return Expected(Row("ok", 2, 1, NONE, saved), "refused, so re-sent by design")
+        if kind in ("500", "502", "html502"):
+            status = "500" if kind == "500" else "502"
+            return Expected(
+                Row(f"ServerError HTTP {status}", 1, 0, NONE, NONE), "a POST is not re-sent"
+            )
+        if kind == "drop-before":
+            return Expected(
+                Row("SubmitOutcomeUnknownError", 1, 0, NONE, NONE), "no answer: not re-sent"
+            )
+        if kind in ("drop", "timeout-after-accept"):
+            return Expected(
+                Row("SubmitOutcomeUnknownError", 1, 1, NONE, NONE),
+                "the job exists, its id never reached the client: not re-sent",
+            )
+        return Expected(ok)
+    if case.phase == "poll":
+        if kind == "never":
+            return Expected(Row("ImageTimeoutError", 1, 1, "yes", "accepted"), "resumable")
+        if kind == "fail":
+            return Expected(Row("TaskFailedError", 1, 1, "yes", "failed"))
+        return Expected(ok, "poll retried" if kind != "slow" else "")
+    if kind == "expired":
+        if not tasks:
+            return Expected(Row("PermissionDeniedError HTTP 403", 1, 1, NONE, NONE))
+        return Expected(
+            Row("BadRequestError HTTP 410", 1, 1, "yes", "fetched"),
+            "resumable from the journal (`imagebridge task ID`)",
+            bug=1,
+        )
+    return Expected(ok, "download retried" if kind != "slow" else "")
+
+
+HEADER = """\
+# Fault matrix
+
+Generated from `tests/reliability/matrix.py` and checked by
+`tests/reliability/test_fault_matrix.py`: every row runs with `ImageClient` and with
+`AsyncImageClient`, over loopback HTTP against the emulator (`imagebridge._emulator`) with the
+fault injected in that phase, the default retry rules (`RetryPolicy(backoff=0.01)`: at most 2
+retries, `Retry-After` honoured) and `PollPolicy(interval=0.05, max_interval=0.1)`. A test fails
+when this file differs from what the rules say; `IMAGEBRIDGE_WRITE_FAULT_MATRIX=1` rewrites it.
+
+- **fault**: the emulator's fault spec `PHASE:KIND[:COUNT][:ARG]` (COUNT 1: only the first
+  matching request; `never` holds the task for the whole run, with a 0.6 s job deadline).
+- **outcome**: `ok` (the image was saved) or the error class raised.
+- **sent / accepted**: submits the emulator received / answered with success (each accepted one
+  is a paid job). Never more than one accepted; a submit is re-sent only after a refusal.
+- **task id on error**: whether the error names the accepted task (`-`: no task was known to
+  the client).
+- **journal**: the task's state in the task journal afterwards (`-`: not journaled).
+"""
+
+
+def render() -> str:
+    lines = [
+        HEADER,
+        "| adapter | fault | outcome | sent | accepted | task id on error | journal | note |",
+        "|---|---|---|---:|---:|---|---|---|",
+    ]
+    for case in cases():
+        want = expected(case)
+        row = want.row
+        named = row.task_on_error
+        if want.bug is not None:  # what must be, and what is today (a strict xfail)
+            named = f"must be {named}; today no (BUG {want.bug})"
+        lines.append(
+            f"| {case.adapter} | `{case.spec}` | {row.outcome} | {row.submits} | {row.accepted}"
+            f" | {named} | {row.journal} | {want.note} |"
+        )
+    bugs = "".join(f"\n- BUG {n}: {text}." for n, text in BUGS.items())
+    return "\n".join(lines) + "\n\nKnown library bugs (strict xfails):\n" + bugs + "\n"
