@@ -124,8 +124,8 @@ class OpenAIImagesAdapter(Adapter):
         items = body.get("data")
         if not isinstance(items, list):
             raise self.error(response)
-        if not all(isinstance(i, Mapping) and (i.get("url") or i.get("b64_json")) for i in items):
-            raise self.unexpected(response, "an entry of data has neither url nor b64_json")
+        if not all(has_image(item) for item in items):
+            raise self.unexpected(response, "an entry of data has no url or b64_json string")
         images = [self.image(item) for item in items]
         created = body.get("created")
         return ImageResult(
@@ -178,3 +178,10 @@ def _without_base64(body: Mapping[str, Any], items: list[Any]) -> Mapping[str, A
         {**item, "b64_json": "<base64 elided>"} if "b64_json" in item else item for item in items
     ]
     return {**body, "data": data}
+
+
+def has_image(item: Any) -> bool:
+    """A result entry with a usable ``url`` or ``b64_json`` (a non-empty string)."""
+    return isinstance(item, Mapping) and any(
+        isinstance(item.get(key), str) and item.get(key) for key in ("url", "b64_json")
+    )

@@ -33,7 +33,7 @@ from imagebridge.adapter import (
     json_request,
 )
 
-from ._openai_images import OpenAIImagesAdapter
+from ._openai_images import OpenAIImagesAdapter, has_image
 from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
 from ._task_status import task_result, task_state
 
@@ -209,9 +209,7 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         payload = state.payload if isinstance(state.payload, Mapping) else {}
         items = payload.get("data")
         entries = items if isinstance(items, list) else []
-        usable = [
-            i for i in entries if isinstance(i, Mapping) and (i.get("url") or i.get("b64_json"))
-        ]
+        usable = [item for item in entries if has_image(item)]
         images = [self.image(item) for item in usable] if len(usable) == len(entries) else []
         return task_result(self.name, task, images, payload)
 
@@ -240,9 +238,7 @@ class DimilinksAdapter(OpenAIImagesAdapter):
 
 def _has_images(body: Mapping[str, Any]) -> bool:
     data = body.get("data")
-    return isinstance(data, list) and any(
-        isinstance(item, Mapping) and (item.get("url") or item.get("b64_json")) for item in data
-    )
+    return isinstance(data, list) and any(has_image(item) for item in data)
 
 
 def _options(plan: Plan) -> DimilinksOptions:

@@ -139,9 +139,19 @@ class Adapter:
     def resolve_url(self, url: str) -> str:
         """An absolute URL for a result link: relative links resolve against the base URL's
         origin with their query string (signature) kept intact."""
-        if url.startswith(("http://", "https://", "data:")):
+        if url.startswith("data:"):
             return url
-        return str(httpx.URL(self.base_url).join(url))
+        try:
+            if url.startswith(("http://", "https://")):
+                httpx.URL(url)  # a link that cannot be fetched is the provider's error
+                return url
+            return str(httpx.URL(self.base_url).join(url))
+        except httpx.InvalidURL as exc:
+            raise ServerError(
+                f"{self.name} returned a result URL that cannot be fetched: {exc}",
+                provider=self.name,
+                code="invalid_result_url",
+            ) from None
 
     def error(self, response: httpx.Response, *, task_id: str | None = None) -> ProviderError:
         """The library error for an error response (code table: common + ``error_codes``)."""

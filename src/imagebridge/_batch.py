@@ -8,7 +8,9 @@ and output folder, it resumes:
 * an item whose images were saved (in the report, or in the task journal) is skipped;
 * an item whose task was accepted but not saved (the process died while polling) is waited
   for with its journaled handle: no new submit;
-* only items never accepted are submitted.
+* an item whose submit went out unanswered (``unknown``: the task may exist) is never
+  submitted again by a re-run: check the provider, then delete its report lines to resend;
+* only items never accepted, or that failed, are submitted.
 
 Items are journaled under the label ``batch:<key>:<item id>`` where ``key`` names the batch.
 """
@@ -23,11 +25,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._client import AsyncImageClient
-from ._errors import ImageBridgeError, InvalidRequestError, ProviderError
+from ._errors import (
+    ImageBridgeError,
+    InvalidRequestError,
+    ProviderError,
+    SubmitOutcomeUnknownError,
+)
 from ._journal import TaskJournal
 from ._result import ImageResult
 
-Status = Literal["saved", "skipped", "failed"]
+Status = Literal["saved", "skipped", "failed", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ async def run_batch(
 
     def finish(outcome: BatchOutcome) -> None:
         outcomes[outcome.id] = outcome
-        if outcome.status != "skipped":
+        if outcome.status != "skipped" and outcome != done.get(outcome.id):
             with report.open("a", encoding="utf-8") as handle:
                 handle.write(outcome.to_json() + "\n")
         if on_outcome is not None:
@@ -157,6 +164,9 @@ async def _run_item(
 ) -> BatchOutcome:
     if previous is not None and previous.status == "saved":
         return BatchOutcome(item.id, "skipped", previous.task_id, previous.paths, resumed=True)
+    if previous is not None and previous.status == "unknown":
+        # Its submit may have created a task: sending it again could pay twice.
+        return BatchOutcome(item.id, "unknown", previous.task_id, error=previous.error)
     label = f"batch:{key}:{item.id}"
     entries = journal.entries(label=label) if journal is not None and journal.path.exists() else []
     saved = [e for e in entries if e.state == "saved"]
@@ -170,6 +180,8 @@ async def _run_item(
             return await _saved(item, result, output, resumed=True)
         result = await _submit_and_wait(client, item, label)
         return await _saved(item, result, output)
+    except SubmitOutcomeUnknownError as error:
+        return BatchOutcome(item.id, "unknown", error.task_id, error=_describe(error))
     except ImageBridgeError as error:
         return BatchOutcome(item.id, "failed", error.task_id, error=_describe(error))
 

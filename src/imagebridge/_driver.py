@@ -139,7 +139,14 @@ class _DriverBase:
     def _download_request(self, url: str) -> httpx.Request:
         """A GET for a result image: credentials only if the adapter says its links need
         them and only on the API's own origin."""
-        request = httpx.Request("GET", url)
+        try:
+            request = httpx.Request("GET", url)
+        except httpx.InvalidURL as exc:
+            raise ServerError(
+                f"the result URL cannot be fetched: {exc}",
+                provider=self.provider,
+                code="invalid_result_url",
+            ) from None
         self._prepare(request, None, auth=self._download_auth)
         return request
 
@@ -158,10 +165,20 @@ class _DriverBase:
         if self._observer is not None:
             self._observer(request, response)
 
-    def _transport_error(self, exc: httpx.HTTPError, job: _Job | None) -> ImageBridgeError:
-        if job is not None and job.deadline is not None and self._clock.monotonic() >= job.deadline:
-            return self._timeout(job)
+    def _transport_error(
+        self, exc: httpx.HTTPError, job: _Job | None, request: httpx.Request | None = None
+    ) -> ImageBridgeError:
         sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        if job is not None and job.deadline is not None and self._clock.monotonic() >= job.deadline:
+            if sent and request is not None and not is_idempotent(request):
+                # A submit left and no answer came in time: the task may exist.
+                return SubmitOutcomeUnknownError(
+                    f"{self.provider} did not answer within the {job.timeout:g} s deadline;"
+                    " the request was sent and may have created a task, so it was not sent"
+                    " again (that could pay twice)",
+                    provider=self.provider,
+                )
+            return self._timeout(job)
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
         detail = self._redactor.text(str(exc)) or type(exc).__name__
         return APIConnectionError(
@@ -190,8 +207,10 @@ class _DriverBase:
         self, request: httpx.Request, exc: httpx.HTTPError, attempt: int, job: _Job
     ) -> float:
         """The wait before resending after no response came; raise when it must not be."""
-        error = self._transport_error(exc, job)
-        if not isinstance(error, APIConnectionError):
+        error = self._transport_error(exc, job, request)
+        if not isinstance(error, APIConnectionError) or isinstance(
+            error, SubmitOutcomeUnknownError
+        ):
             raise error from exc
         delay = job.retry.delay(attempt, request, error=error)
         if delay is not None and self._fits(delay, job):

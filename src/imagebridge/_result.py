@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from ._errors import ImageBridgeError
+from ._errors import ImageBridgeError, ServerError
 from ._imageinfo import HEADER_BYTES, image_size, sniff_media_type
 from ._preflight import ImageWarning
 
@@ -80,6 +80,8 @@ class GeneratedImage:
         "_data",
         "_fetcher",
         "_head",
+        "_provider",
+        "_task",
         "_warnings",
         "expected_media_type",
         "expected_size",
@@ -122,6 +124,8 @@ class GeneratedImage:
         self.index = 0
         self.name = "image"
         self._fetcher: SyncFetcher | AsyncFetcher | None = None
+        self._provider = "unknown"
+        self._task: TaskHandle | None = None
         self._warnings: list[ImageWarning] | None = None
 
     def __repr__(self) -> str:
@@ -134,8 +138,25 @@ class GeneratedImage:
     def data(self) -> bytes | None:
         """The bytes if already available (inline base64 or downloaded), else None."""
         if self._data is None and self._b64 is not None:
-            self._loaded(base64.b64decode(self._b64))
+            try:
+                decoded = base64.b64decode(self._b64)
+            except (binascii.Error, ValueError) as exc:
+                raise self._owned(
+                    ServerError(
+                        f"image {self.index} is not valid base64: {exc}",
+                        provider=self._provider,
+                        code="invalid_image_data",
+                    )
+                ) from None
+            self._loaded(decoded)
         return self._data
+
+    def _owned(self, error: ImageBridgeError) -> ImageBridgeError:
+        """An error about this image carries the task it came from: it can be fetched again."""
+        if self._task is not None and error.task_id is None:
+            error.task_id = self._task.task_id
+            error.task = self._task
+        return error
 
     def _header(self) -> bytes | None:
         """The first bytes of the image, from memory or from the last streamed download."""
@@ -216,7 +237,10 @@ class GeneratedImage:
         data = self.data
         if data is None:
             assert self.url is not None
-            data = self._sync().fetch(self.url)
+            try:
+                data = self._sync().fetch(self.url)
+            except ImageBridgeError as error:
+                raise self._owned(error) from error.__cause__
             self._loaded(data)
         return data
 
@@ -224,7 +248,10 @@ class GeneratedImage:
         data = self.data
         if data is None:
             assert self.url is not None
-            data = await self._async().afetch(self.url)
+            try:
+                data = await self._async().afetch(self.url)
+            except ImageBridgeError as error:
+                raise self._owned(error) from error.__cause__
             self._loaded(data)
         return data
 
@@ -240,7 +267,10 @@ class GeneratedImage:
             return _write(target, self, self.data)
         with _Staging(target, self) as staging:
             assert self.url is not None
-            head = self._sync().fetch_to(self.url, staging.file)
+            try:
+                head = self._sync().fetch_to(self.url, staging.file)
+            except ImageBridgeError as error:
+                raise self._owned(error) from error.__cause__
             return staging.finish(head)
 
     async def asave(self, path: str | os.PathLike[str]) -> Path:
@@ -249,7 +279,10 @@ class GeneratedImage:
             return _write(target, self, self.data)
         with _Staging(target, self) as staging:
             assert self.url is not None
-            head = await self._async().afetch_to(self.url, staging.file)
+            try:
+                head = await self._async().afetch_to(self.url, staging.file)
+            except ImageBridgeError as error:
+                raise self._owned(error) from error.__cause__
             return staging.finish(head)
 
     def to_dict(self) -> dict[str, Any]:
@@ -414,8 +447,11 @@ class ImageResult:
         ``expected`` and ``expected_format`` are checked against each image's header."""
         self._on_saved = on_saved
         stem = self.task_id or f"{self.provider}-{self.created or 'image'}"
+        task = self.tasks[0] if self.tasks else None
         for index, image in enumerate(self.images):
             image._fetcher = fetcher
+            image._provider = self.provider
+            image._task = task
             image._warnings = self.warnings
             image.index = index
             image.name = stem  # made safe for a file name when saved

@@ -119,11 +119,6 @@ async def test_the_deadline_bounds_the_whole_job(
     assert [e.state for e in journal_entries(journal, task_id=error.task_id)] == ["accepted"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG 2: a deadline that passes while a submit is unanswered raises ImageTimeoutError,"
-    " not SubmitOutcomeUnknownError: nothing says the (paid) task may exist",
-)
 async def test_deadline_during_an_unanswered_submit_says_the_task_may_exist(
     mode: str, emu: EmulatorServer
 ) -> None:

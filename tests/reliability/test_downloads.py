@@ -63,10 +63,6 @@ async def test_a_4k_image_is_streamed_to_disk(
     assert [e.state for e in journal_entries(journal, task_id=result.task_id)] == ["saved"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG 1: a download error (after the task was accepted) does not carry the task id",
-)
 @pytest.mark.parametrize("fault", ["download:expired", "download:500"])
 async def test_a_download_error_names_the_accepted_task(
     mode: str, emu: EmulatorServer, tmp_path: Path, fault: str

@@ -97,7 +97,7 @@ def batch(
         )
     counts = {
         status: sum(o.status == status for o in outcomes)
-        for status in ("saved", "skipped", "failed")
+        for status in ("saved", "skipped", "failed", "unknown")
     }
     if json_mode:
         click.echo(
@@ -106,10 +106,11 @@ def batch(
     else:
         click.echo(
             f"{counts['saved']} saved, {counts['skipped']} skipped (done before),"
-            f" {counts['failed']} failed; report: {report or output / 'batch-report.jsonl'}",
+            f" {counts['failed']} failed, {counts['unknown']} unknown (submitted, unanswered:"
+            f" not resent); report: {report or output / 'batch-report.jsonl'}",
             err=True,
         )
-    if counts["failed"]:
+    if counts["failed"] or counts["unknown"]:
         raise SystemExit(int(ExitCode.PROVIDER))  # details per item are in the report
 
 
