@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from helpers import FakeClock, images_body, open_client
-from imagebridge import APIConnectionError, ImageTimeoutError
+from imagebridge import APIConnectionError, ImageTimeoutError, SubmitOutcomeUnknownError
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +69,9 @@ async def test_the_remaining_time_shrinks_from_call_to_call(mode: str) -> None:
     assert timeouts == [30, 10]
 
 
-async def test_a_transport_timeout_after_the_deadline_is_an_image_timeout(mode: str) -> None:
+async def test_a_submit_unanswered_at_the_deadline_may_have_made_a_task(mode: str) -> None:
+    """A generation request that left and got no answer before the deadline is not a plain
+    timeout: the provider may be making (and charging for) the image."""
     clock = FakeClock()
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -77,12 +79,29 @@ async def test_a_transport_timeout_after_the_deadline_is_an_image_timeout(mode: 
         raise httpx.ReadTimeout("read timed out", request=request)
 
     async with open_client(mode, "openai", handler, clock=clock, timeout=60) as client:
+        with pytest.raises(SubmitOutcomeUnknownError) as info:
+            await client.generate("a cube", timeout=5)
+    assert "5 s deadline" in str(info.value)
+    assert "may have created a task" in str(info.value)
+
+
+async def test_a_poll_timeout_after_the_deadline_is_an_image_timeout(mode: str) -> None:
+    clock = FakeClock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(200, json={"created": 1, "task_id": "img_1", "data": []})
+        clock.now += 60
+        raise httpx.ReadTimeout("read timed out", request=request)
+
+    async with open_client(mode, "dimilinks", handler, clock=clock, timeout=60) as client:
         with pytest.raises(ImageTimeoutError) as info:
             await client.generate("a cube", timeout=5)
     error = info.value
     assert isinstance(error, TimeoutError)
     assert error.timeout == 5
-    assert error.provider == "openai"
+    assert error.provider == "dimilinks"
+    assert error.task_id == "img_1"
     assert "5 s deadline" in str(error)
 
 
