@@ -1,0 +1,110 @@
+"""Iteration counts and sizes of a full run and of ``--quick`` (a smoke run of < 60 s)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = REPO_ROOT / "bench" / "results" / "latest.json"
+#: An interpreter with litellm installed (optional: litellm rows are skipped without it).
+LITELLM_ENV = "IMAGEBRIDGE_BENCH_LITELLM_PYTHON"
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    # 1. pure overhead (in-process transport)
+    overhead_rounds: int
+    overhead_batch: int
+    overhead_warmup: int
+    # 2. sequential latency over loopback
+    loopback_rounds: int
+    loopback_batch: int
+    # 3. throughput at 64 in flight
+    inflight: int
+    throughput_requests: int
+    throughput_seconds: float
+    throughput_rounds: int
+    throughput_warmup: int
+    # 4. concurrent async tasks
+    tasks: int
+    task_duration: float
+    task_repeats: int
+    #: A run still going after this many seconds is stopped and reported as capped.
+    task_deadline: float
+    # 5. large results
+    b64_bytes: int
+    blob_bytes: int
+    large_rounds: int
+    large_calls: int
+    # 6. reference images
+    reference_bytes: int
+    reference_count: int
+    reference_rounds: int
+    # 7. imports and first call
+    import_repeats: int
+    first_call_repeats: int
+
+    @property
+    def litellm_python(self) -> str | None:
+        value = os.environ.get(LITELLM_ENV, "").strip()
+        return value or None
+
+
+FULL = Settings(
+    quick=False,
+    overhead_rounds=30,
+    overhead_batch=50,
+    overhead_warmup=200,
+    loopback_rounds=30,
+    loopback_batch=20,
+    inflight=64,
+    throughput_requests=5000,
+    throughput_seconds=2.0,
+    throughput_rounds=2,
+    throughput_warmup=128,
+    tasks=1000,
+    task_duration=5.0,
+    task_repeats=2,
+    task_deadline=25.0,
+    b64_bytes=2 * MIB,
+    blob_bytes=3840 * 2160 * 3,
+    large_rounds=4,
+    large_calls=8,
+    reference_bytes=20_000_000,
+    reference_count=4,
+    reference_rounds=2,
+    import_repeats=8,
+    first_call_repeats=3,
+)
+
+QUICK = Settings(
+    quick=True,
+    overhead_rounds=4,
+    overhead_batch=10,
+    overhead_warmup=10,
+    loopback_rounds=3,
+    loopback_batch=5,
+    inflight=64,
+    throughput_requests=200,
+    throughput_seconds=0.3,
+    throughput_rounds=1,
+    throughput_warmup=64,
+    tasks=20,
+    task_duration=1.0,
+    task_repeats=1,
+    task_deadline=10.0,
+    b64_bytes=64 * 1024,
+    blob_bytes=256 * 1024,
+    large_rounds=1,
+    large_calls=2,
+    reference_bytes=256 * 1024,
+    reference_count=4,
+    reference_rounds=1,
+    import_repeats=1,
+    first_call_repeats=1,
+)
