@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel
@@ -143,10 +144,13 @@ class Adapter:
             return url
         try:
             if url.startswith(("http://", "https://")):
-                httpx.URL(url)  # a link that cannot be fetched is the provider's error
+                # A cheap check here (httpx parses it again when it is fetched): a link that
+                # cannot be fetched is the provider's error, reported now.
+                if not urlsplit(url).hostname or not url.isprintable():
+                    raise httpx.InvalidURL(f"no host or unprintable characters in {url[:80]!r}")
                 return url
             return str(httpx.URL(self.base_url).join(url))
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, ValueError) as exc:
             raise ServerError(
                 f"{self.name} returned a result URL that cannot be fetched: {exc}",
                 provider=self.name,

@@ -9,6 +9,7 @@ sync and async subclasses differ only in how they send, stream and sleep.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 from collections.abc import Callable, Sequence
@@ -420,11 +421,31 @@ class SyncDriver(_DriverBase):
 
 
 class AsyncDriver(_DriverBase):
-    """Runs flows with an :class:`httpx.AsyncClient`."""
+    """Runs flows with an :class:`httpx.AsyncClient`.
 
-    def __init__(self, http: httpx.AsyncClient, **kwargs: Any) -> None:
+    At most ``max_in_flight`` requests are handed to the HTTP client at once. httpx's pool
+    spends time proportional to the number of waiting requests times connections on every
+    request, so a thousand concurrent tasks would otherwise stall the event loop for
+    seconds; waiting here, on a semaphore, costs nothing.
+    """
+
+    def __init__(
+        self, http: httpx.AsyncClient, *, max_in_flight: int | None = 100, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._http = http
+        self._max_in_flight = max_in_flight
+        self._gate: Any = None
+
+    def _slot(self) -> Any:
+        """An async context manager that holds one of the ``max_in_flight`` slots."""
+        if self._max_in_flight is None:
+            return contextlib.nullcontext()
+        if self._gate is None:
+            import asyncio  # created on first use, inside the running loop
+
+            self._gate = asyncio.Semaphore(self._max_in_flight)
+        return self._gate
 
     async def run(
         self,
@@ -468,8 +489,9 @@ class AsyncDriver(_DriverBase):
         while True:
             self._prepare(request, job)
             try:
-                response = await self._http.send(request)
-                await response.aread()
+                async with self._slot():
+                    response = await self._http.send(request)
+                    await response.aread()
             except httpx.HTTPError as exc:
                 delay = self._after_failure(request, exc, attempt, job)
             else:
@@ -495,18 +517,19 @@ class AsyncDriver(_DriverBase):
             request = self._download_request(url)
             sink = _Sink(file, self._max_download_bytes, self.provider)
             try:
-                response = await self._http.send(request, stream=True, follow_redirects=True)
-                try:
-                    if response.is_error:
-                        await response.aread()
-                    self._received(request, response)
-                    delay = self._download_retry(request, response, attempt, job)
-                    if delay is None:
-                        async for chunk in response.aiter_bytes(_CHUNK):
-                            sink.feed(chunk)
-                        return sink.head
-                finally:
-                    await response.aclose()
+                async with self._slot():
+                    response = await self._http.send(request, stream=True, follow_redirects=True)
+                    try:
+                        if response.is_error:
+                            await response.aread()
+                        self._received(request, response)
+                        delay = self._download_retry(request, response, attempt, job)
+                        if delay is None:
+                            async for chunk in response.aiter_bytes(_CHUNK):
+                                sink.feed(chunk)
+                            return sink.head
+                    finally:
+                        await response.aclose()
             except httpx.HTTPError as exc:
                 delay = self._after_failure(request, exc, attempt, job)
             finally:

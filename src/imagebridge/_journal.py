@@ -87,28 +87,35 @@ class TaskJournal:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._ready = False
+        self._connection: sqlite3.Connection | None = None
 
     def __repr__(self) -> str:
         return f"TaskJournal({str(self.path)!r})"
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        """One connection per journal, kept open (opening one per write dominated the cost of
+        a thousand concurrent tasks); writes are serialised by a lock and each commits."""
         import sqlite3  # on first use: most programs import imagebridge and never journal
 
         with self._lock:
-            if not self._ready:
+            if self._connection is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=30)
-            try:
-                if not self._ready:
-                    connection.execute("PRAGMA journal_mode=WAL")
-                    connection.executescript(_SCHEMA)
-                    self._ready = True
-                with connection:
-                    yield connection
-            finally:
-                connection.close()
+                connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a committed row survives a crash of the process (what the
+                # journal is for); only a power loss may lose the last writes.
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.executescript(_SCHEMA)
+                self._connection = connection
+            with self._connection:
+                yield self._connection
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def record(self, task: TaskHandle, *, label: str | None = None) -> None:
         """Write an accepted task (before anything waits on it)."""

@@ -50,12 +50,12 @@ class Usage:
     def from_dict(cls, data: Any) -> Usage | None:
         if not isinstance(data, dict):
             return None
-
-        def _int(key: str) -> int | None:
-            value = data.get(key)
-            return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-        return cls(_int("input_tokens"), _int("output_tokens"), _int("total_tokens"), dict(data))
+        return cls(
+            _int(data.get("input_tokens")),
+            _int(data.get("output_tokens")),
+            _int(data.get("total_tokens")),
+            dict(data),
+        )
 
     def __add__(self, other: Usage) -> Usage:
         def _sum(a: int | None, b: int | None) -> int | None:
@@ -66,6 +66,10 @@ class Usage:
             _sum(self.output_tokens, other.output_tokens),
             _sum(self.total_tokens, other.total_tokens),
         )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class GeneratedImage:
@@ -140,6 +144,7 @@ class GeneratedImage:
         if self._data is None and self._b64 is not None:
             try:
                 decoded = base64.b64decode(self._b64)
+                self._b64 = None  # the bytes replace it: never hold both
             except (binascii.Error, ValueError) as exc:
                 raise self._owned(
                     ServerError(
