@@ -93,6 +93,8 @@ class _ClientBase:
         self._adapter: Adapter = adapter_cls(self.base_url)
         if poll_policy is not None:
             self._adapter.poll_policy = poll_policy
+        # Declarations are static: computing the default model's now keeps the first call cheap.
+        self._registry.capabilities(self._adapter, self._adapter.default_model)
         self._redactor = Redactor([api_key])
         self._journal = _journal(journal)
         # A journal the client opened itself is closed with it; one passed in is the caller's.
