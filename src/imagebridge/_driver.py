@@ -105,8 +105,9 @@ class _DriverBase:
     def _prepare(self, request: httpx.Request, job: _Job | None, *, auth: bool = True) -> None:
         """Add credentials (API origin only) and a timeout that respects the deadline.
 
-        Credentials are removed again by :meth:`_received` once the request is sent, so no
-        request object that outlives the exchange (in an observer, a log, an error) holds them.
+        Credentials are taken off again by :meth:`_forget_auth` once the request is sent, so
+        no request object that outlives the exchange (kept by an observer plugin or by a
+        recording transport) holds them.
         """
         if self._observer is not None:
             self._observer(request, None)
