@@ -46,17 +46,10 @@ def _values(values: Iterable[str] | None) -> str:
 def _sizes(caps: Capabilities) -> str:
     parts = []
     if caps.sizes:
-        parts.append("pixels " + ", ".join(f"`{s}`" for s in caps.sizes))
-    elif caps.size_multiple_of:
-        rule = f"any `WxH` with sides divisible by {caps.size_multiple_of}"
-        if caps.max_edge:
-            rule += f", edges up to {caps.max_edge}"
-        if caps.aspect_range:
-            low, high = caps.aspect_range
-            rule += f", aspect {low:.3g} to {high:.3g}"
-        if caps.max_pixels:
-            rule += f", at most {caps.max_pixels:,} pixels"
-        parts.append(rule)
+        parts.append("pixels " + ", ".join(f"`{size}`" for size in caps.sizes))
+    rule = caps.pixel_rule()
+    if rule:
+        parts.append(rule.replace("WxH", "`WxH`"))
     if caps.size_auto:
         parts.append("`auto`")
     return "; ".join(parts) or "provider default only"

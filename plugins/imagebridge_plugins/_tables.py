@@ -30,3 +30,22 @@ GPT_IMAGE_2_PIXELS: dict[str, Any] = {
     "max_pixels": 3840 * 2160,
     "max_edge": 3840,
 }
+
+#: What gpt-image-2 task gateways (dimilinks, APIMart) share: ratio + tier on the wire with
+#: the tier table above, the gpt-image-2 pixel rule, 1-4 images per task, up to 4 reference
+#: images of 20 MB (the backend's limits; a declared capability, not a buried constant).
+GPT_IMAGE_2_TASKS: dict[str, Any] = {
+    "native_ratio": True,
+    "size_presets": GPT_IMAGE_2_TIERS,
+    "size_auto": True,
+    "max_n": 4,
+    "max_images_per_call": 4,
+    "output_formats": ("png", "jpeg", "webp"),
+    "output_compression": True,
+    "backgrounds": ("auto", "transparent", "opaque"),
+    "moderations": ("auto", "low"),
+    "max_reference_images": 4,
+    "max_input_image_bytes": 20 * 1024 * 1024,
+    "async_tasks": True,
+    **GPT_IMAGE_2_PIXELS,
+}

@@ -34,7 +34,7 @@ from imagebridge.adapter import (
     json_request,
 )
 
-from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
+from ._tables import GPT_IMAGE_2_TASKS
 from ._task_status import task_result, task_state
 
 _FIELDS = ("quality", "output_format", "output_compression", "background", "moderation", "user")
@@ -66,22 +66,10 @@ class ApimartAdapter(Adapter):
     def capabilities(self, model: str) -> Capabilities:
         return Capabilities(
             model=model,
-            native_ratio=True,
-            size_presets=GPT_IMAGE_2_TIERS,
-            size_auto=True,
-            max_n=4,
-            max_images_per_call=4,
             qualities=("auto", "low", "medium", "high"),
-            output_formats=("png", "jpeg", "webp"),
-            output_compression=True,
-            backgrounds=("auto", "transparent", "opaque"),
-            moderations=("auto", "low"),
-            max_reference_images=4,
-            max_input_image_bytes=20 * 1024 * 1024,
-            generate_mask=True,
-            async_tasks=True,
+            generate_mask=True,  # mask_url
             known=model in self.models,
-            **GPT_IMAGE_2_PIXELS,
+            **GPT_IMAGE_2_TASKS,
         )
 
     def body(self, plan: Plan) -> dict[str, Any]:

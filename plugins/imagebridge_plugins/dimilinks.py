@@ -34,7 +34,7 @@ from imagebridge.adapter import (
 )
 
 from ._openai_images import OpenAIImagesAdapter, has_image
-from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
+from ._tables import GPT_IMAGE_2_TASKS
 from ._task_status import task_result, task_state
 
 AsyncTrigger = Literal["query", "wait_for_result_query", "prefer_header", "body"]
@@ -95,23 +95,11 @@ class DimilinksAdapter(OpenAIImagesAdapter):
     def capabilities(self, model: str) -> Capabilities:
         return Capabilities(
             model=model,
-            native_ratio=True,
-            size_presets=GPT_IMAGE_2_TIERS,
-            size_auto=True,
-            max_n=4,
-            max_images_per_call=4,
-            output_formats=("png", "jpeg", "webp"),
-            output_compression=True,
-            backgrounds=("auto", "transparent", "opaque"),
-            moderations=("auto", "low"),
-            max_reference_images=4,
-            max_input_image_bytes=20 * 1024 * 1024,
-            edits=True,
+            edits=True,  # multipart, synchronous
             max_edit_images=4,
             mask=True,
-            async_tasks=True,
             known=model in self.models,
-            **GPT_IMAGE_2_PIXELS,
+            **GPT_IMAGE_2_TASKS,
         )
 
     # -- wire ---------------------------------------------------------------------------------

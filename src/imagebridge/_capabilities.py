@@ -102,6 +102,33 @@ class Capabilities:
         """True when any ``WxH`` that fits the pixel rule is accepted."""
         return not self.sizes and self.size_multiple_of is not None
 
+    def pixel_rule(self) -> str | None:
+        """The free-pixel rule in words, or None when only listed sizes are accepted."""
+        if not self.free_pixels:
+            return None
+        rule = f"any WxH with sides divisible by {self.size_multiple_of}"
+        if self.max_edge:
+            rule += f", edges up to {self.max_edge}"
+        if self.aspect_range:
+            low, high = self.aspect_range
+            rule += f", aspect between {low:.3g} and {high:.3g}"
+        if self.max_pixels:
+            rule += f", at most {self.max_pixels:,} pixels"
+        return rule
+
+    def size_forms(self) -> list[str]:
+        """Every accepted size form in words (for errors, listings and the docs)."""
+        forms = list(self.sizes)
+        rule = self.pixel_rule()
+        if rule:
+            forms.append(rule)
+        ratios = [ratio for ratio in self.size_presets if ratio != "auto"]
+        if ratios:
+            forms.append("ratios " + ", ".join(ratios))
+        if self.size_auto or "auto" in self.size_presets:
+            forms.append("auto")
+        return forms
+
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly description (for ``imagebridge providers --json`` and the docs)."""
         out: dict[str, Any] = {}

@@ -147,26 +147,6 @@ def _batches(
     return batches
 
 
-def _allowed_sizes(caps: Capabilities) -> list[str]:
-    allowed = list(caps.sizes)
-    if caps.free_pixels:
-        rule = f"any WxH with sides divisible by {caps.size_multiple_of}"
-        if caps.max_edge:
-            rule += f", edges up to {caps.max_edge}"
-        if caps.aspect_range:
-            lo, hi = caps.aspect_range
-            rule += f", aspect between {lo:.3g} and {hi:.3g}"
-        if caps.max_pixels:
-            rule += f", at most {caps.max_pixels} pixels"
-        allowed.append(rule)
-    ratios = [r for r in caps.size_presets if r != "auto"]
-    if ratios:
-        allowed.append("ratios " + ", ".join(ratios))
-    if caps.size_auto or "auto" in caps.size_presets:
-        allowed.append("auto")
-    return allowed
-
-
 def _pixel_problem(width: int, height: int, caps: Capabilities) -> str | None:
     """Why ``WxH`` is not accepted, or None when it is."""
     text = f"{width}x{height}"
@@ -204,9 +184,7 @@ def _size(
     if size is not None and size.kind == "pixels":
         reason = _pixel_problem(size.width, size.height, caps)
         if reason:
-            problems.append(
-                Problem("size", str(size), f"{reason} for {model}", _allowed_sizes(caps))
-            )
+            problems.append(Problem("size", str(size), f"{reason} for {model}", caps.size_forms()))
         return str(size), None, (size.width, size.height)
     # A ratio, "auto", or a resolution alone (which applies to "auto"). Tables are keyed by
     # the ratio as people write it ("21:9"), so the given form is tried before lowest terms.
@@ -222,7 +200,7 @@ def _size(
         row = caps.size_presets.get(key)
         if caps.size_presets and row is None and not (key == "auto" and caps.size_auto):
             problems.append(
-                Problem("size", given, f"not a ratio {model} offers", _allowed_sizes(caps))
+                Problem("size", given, f"not a ratio {model} offers", caps.size_forms())
             )
             return given, tier, None
         expected = row.get(tier or "1k") if row else None
@@ -231,7 +209,7 @@ def _size(
         if caps.size_auto:
             return "auto", None, None
         problems.append(
-            Problem("size", "auto", f"{model} has no automatic size", _allowed_sizes(caps))
+            Problem("size", "auto", f"{model} has no automatic size", caps.size_forms())
         )
         return None, None, None
     row = caps.size_presets.get(key)
@@ -242,7 +220,7 @@ def _size(
                 "size" if size is not None else "resolution",
                 given if size is not None else tier,
                 f"{model} takes pixel sizes and has no preset for {what}",
-                _allowed_sizes(caps),
+                caps.size_forms(),
             )
         )
         return None, None, None
