@@ -143,7 +143,8 @@ class GeneratedImage:
         """The bytes if already available (inline base64 or downloaded), else None."""
         if self._data is None and self._b64 is not None:
             try:
-                decoded = base64.b64decode(self._b64)
+                # binascii reads an ASCII str in place; base64.b64decode would copy it first.
+                decoded = binascii.a2b_base64(self._b64)
                 self._b64 = None  # the bytes replace it: never hold both
             except (binascii.Error, ValueError) as exc:
                 raise self._owned(
