@@ -18,6 +18,7 @@ import httpx
 import respx
 
 from imagebridge import AsyncImageClient, GeneratedImage, ImageClient, ImageResult, RetryPolicy
+from imagebridge.testing import FakeClock  # noqa: F401 - the kit's own, re-exported
 
 API_KEY = "sk-test-SECRET-1234"
 OPENAI_BASE = "https://api.openai.com/v1"
@@ -105,24 +106,6 @@ def form_parts(request: httpx.Request) -> list[Part]:
 
 def form_fields(request: httpx.Request) -> dict[str, str]:
     return {p.name: p.text for p in form_parts(request) if p.filename is None}
-
-
-class FakeClock:
-    """A clock for ``clock=``: time moves only when the test (or a sleep) moves it."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-    async def asleep(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 # -- one test body, both clients ----------------------------------------------------------------

@@ -5,8 +5,6 @@ bodies, a multipart parser and :func:`open_client`, which runs one test body thr
 from __future__ import annotations
 
 import contextlib
-import email.parser
-import email.policy
 import io
 import json
 from collections.abc import AsyncIterator
@@ -17,6 +15,7 @@ import httpx
 import respx
 from PIL import Image
 
+from helpers import Part, form_parts  # noqa: F401 - re-exported for the task tests
 from imagebridge import (
     AsyncImageClient,
     GeneratedImage,
@@ -132,33 +131,6 @@ def body_of(request: httpx.Request) -> Any:
 
 
 # -- multipart ------------------------------------------------------------------------------------
-@dataclass
-class Part:
-    name: str
-    filename: str | None
-    content_type: str | None
-    data: bytes
-
-
-def form_parts(request: httpx.Request) -> list[Part]:
-    """The parts of a multipart/form-data request body, in order."""
-    head = f"Content-Type: {request.headers['content-type']}\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.content)
-    assert message.is_multipart()
-    parts = []
-    for part in message.iter_parts():
-        filename = part.get_filename()
-        parts.append(
-            Part(
-                name=str(part.get_param("name", header="content-disposition")),
-                filename=filename,
-                content_type=part.get_content_type() if filename else None,
-                data=part.get_payload(decode=True),
-            )
-        )
-    return parts
-
-
 # -- one test body, both clients ------------------------------------------------------------------
 @dataclass
 class Sent:
