@@ -121,10 +121,13 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         return {}
 
     def _submit_request(self, plan: Plan, options: DimilinksOptions) -> httpx.Request:
+        """The generation request: plain in sync mode, else with the chosen async trigger."""
         body = self.body(plan)
         params: dict[str, str] = {}
         headers: dict[str, str] = {}
-        if options.compat == "apimart":
+        if options.mode == "sync":
+            pass
+        elif options.compat == "apimart":
             params["compat"] = "apimart"
         elif options.async_trigger == "query":
             params["async"] = "true"
@@ -141,23 +144,14 @@ class DimilinksAdapter(OpenAIImagesAdapter):
     # -- flows --------------------------------------------------------------------------------
     def generate(self, plan: Plan) -> Flow[ImageResult]:
         options = _options(plan)
-        if options.mode == "sync":
-            yield Progress("submitting", provider=self.name)
-            response = yield json_request("POST", self.url("/images/generations"), self.body(plan))
-            assert response is not None
-            body = self.mapping(response)
-            if _has_images(body) or not _submitted_task_id(body):
-                return self.result(response, plan)
-            # Answered as a task after all (a gateway forcing async): poll it, never return empty.
-            handle = yield from self._accept(response, body, plan, options)
-            return (yield from self.wait(handle))
         yield Progress("submitting", provider=self.name)
         response = yield self._submit_request(plan, options)
         assert response is not None
         body = self.mapping(response)
-        if _has_images(body):
-            # Answered with the images at once (a gateway ignoring async mode).
+        if _has_images(body) or (options.mode == "sync" and not _submitted_task_id(body)):
+            # Images at once: sync mode, or a gateway ignoring async mode.
             return self.result(response, plan)
+        # A task (async mode, or a gateway forcing it): poll it, never return empty.
         handle = yield from self._accept(response, body, plan, options)
         return (yield from self.wait(handle))
 

@@ -122,7 +122,7 @@ async def run_batch(
     report = report or output / "batch-report.jsonl"
     done = read_report(report)
     key = key or batch_key(items)
-    journal = client._driver._journal
+    journal = client._journal
     queue: asyncio.Queue[BatchItem] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
