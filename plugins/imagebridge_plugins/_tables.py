@@ -34,6 +34,8 @@ GPT_IMAGE_2_PIXELS: dict[str, Any] = {
 #: What gpt-image-2 task gateways (dimilinks, APIMart) share: ratio + tier on the wire with
 #: the tier table above, the gpt-image-2 pixel rule, 1-4 images per task, up to 4 reference
 #: images of 20 MB (the backend's limits; a declared capability, not a buried constant).
+#: Neither gateway documents a prompt limit (dialects.md sections 1 and 2, seeds/): the
+#: 32,000 characters OpenAI documents for the gpt-image models they forward to is declared.
 GPT_IMAGE_2_TASKS: dict[str, Any] = {
     "native_ratio": True,
     "size_presets": GPT_IMAGE_2_TIERS,
@@ -47,5 +49,6 @@ GPT_IMAGE_2_TASKS: dict[str, Any] = {
     "max_reference_images": 4,
     "max_input_image_bytes": 20 * 1024 * 1024,
     "async_tasks": True,
+    "max_prompt_chars": 32000,
     **GPT_IMAGE_2_PIXELS,
 }

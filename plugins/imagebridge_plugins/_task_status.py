@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from imagebridge import ServerError
 from imagebridge.adapter import (
+    Adapter,
     ErrorCodes,
     GeneratedImage,
     ImageResult,
     TaskHandle,
     TaskPhase,
     TaskState,
+    cut,
     error_from_task,
 )
 
@@ -103,6 +107,21 @@ def task_state(
             codes=codes,
         )
     return TaskState(status, phase, percent)
+
+
+def submitted_id(adapter: Adapter, response: httpx.Response, value: Any) -> str:
+    """The task id of a submit answer; a ServerError when there is none, or when it cannot
+    name a task in a poll URL (``..``, a path, a query, control characters)."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise adapter.unexpected(response, "the submit answer has no task id")
+    task_id = str(value)
+    reason = TaskHandle.id_problem(task_id)
+    if reason is not None:
+        shown = cut(task_id, 80)
+        raise adapter.unexpected(
+            response, f"the task id {shown!r} {reason}; the task cannot be polled"
+        )
+    return task_id
 
 
 def task_result(

@@ -35,7 +35,7 @@ from imagebridge.adapter import (
 )
 
 from ._tables import GPT_IMAGE_2_TASKS
-from ._task_status import task_result, task_state
+from ._task_status import submitted_id, task_result, task_state
 
 _FIELDS = ("quality", "output_format", "output_compression", "background", "moderation", "user")
 
@@ -104,12 +104,10 @@ class ApimartAdapter(Adapter):
         task_id = None
         if isinstance(entry, Mapping):
             task_id = entry.get("task_id") or entry.get("id")
-        if not task_id:
-            raise self.unexpected(response, "the submit answer has no task id")
         handle = TaskHandle(
             provider=self.name,
             base_url=self.base_url,
-            task_id=str(task_id),
+            task_id=submitted_id(self, response, task_id),
             model=plan.model,
             n=plan.n,
             expected_size=plan.expected_size,

@@ -35,7 +35,7 @@ from imagebridge.adapter import (
 
 from ._openai_images import OpenAIImagesAdapter, has_image
 from ._tables import GPT_IMAGE_2_TASKS
-from ._task_status import task_result, task_state
+from ._task_status import submitted_id, task_result, task_state
 
 AsyncTrigger = Literal["query", "wait_for_result_query", "prefer_header", "body"]
 
@@ -169,9 +169,7 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         plan: Plan,
         options: DimilinksOptions,
     ) -> Flow[TaskHandle]:
-        task_id = _submitted_task_id(body)
-        if not task_id:
-            raise self.unexpected(response, "the submit answer has no task id")
+        task_id = submitted_id(self, response, _submitted_task_id(body))
         handle = TaskHandle(
             provider=self.name,
             base_url=self.base_url,

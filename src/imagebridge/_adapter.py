@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel
@@ -19,11 +18,15 @@ from pydantic import BaseModel
 from ._capabilities import Capabilities
 from ._errors import ConfigurationError, ProviderError, ServerError
 from ._flow import Flow
+from ._jsonbody import UnreadableJSON
+from ._jsonbody import decode as decode_json
 from ._polling import PollPolicy, TaskState, poll_task
 from ._preflight import Plan
 from ._provider_errors import ErrorCodes, error_from_response, parse_error_body
+from ._redact import cut
 from ._result import ImageResult
 from ._tasks import TaskHandle
+from ._urls import check_result_url
 
 __all__ = ["Adapter"]
 
@@ -55,6 +58,9 @@ class Adapter:
     wire_fields: ClassVar[Mapping[str, str]] = {}
     #: How asynchronous tasks are polled (clients may override it per instance).
     poll_policy: PollPolicy = PollPolicy()
+    #: Whether result URLs may point at link-local and cloud-metadata addresses (clients set
+    #: it per instance from their ``allow_link_local_urls`` setting).
+    allow_link_local_urls: bool = False
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
@@ -139,23 +145,34 @@ class Adapter:
 
     def resolve_url(self, url: str) -> str:
         """An absolute URL for a result link: relative links resolve against the base URL's
-        origin with their query string (signature) kept intact."""
-        if url.startswith("data:"):
+        origin with their query string (signature) kept intact.
+
+        A link that may not be fetched is the provider's error, reported now, before anything
+        is downloaded (:func:`~imagebridge._urls.check_result_url`): a scheme other than
+        http, https or data, or a link-local or cloud-metadata address on another origin than
+        the API's unless :attr:`allow_link_local_urls`.
+        """
+        if url[:5].lower() == "data:":
             return url
-        try:
-            if url.startswith(("http://", "https://")):
-                # A cheap check here (httpx parses it again when it is fetched): a link that
-                # cannot be fetched is the provider's error, reported now.
-                if not urlsplit(url).hostname or not url.isprintable():
-                    raise httpx.InvalidURL(f"no host or unprintable characters in {url[:80]!r}")
-                return url
-            return str(httpx.URL(self.base_url).join(url))
-        except (httpx.InvalidURL, ValueError) as exc:
-            raise ServerError(
-                f"{self.name} returned a result URL that cannot be fetched: {exc}",
-                provider=self.name,
-                code="invalid_result_url",
-            ) from None
+        resolved = url
+        if not url.startswith(("http://", "https://")):
+            try:
+                resolved = str(httpx.URL(self.base_url).join(url))
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise ServerError(
+                    f"{self.name} returned a result URL that cannot be fetched: {exc}",
+                    provider=self.name,
+                    code="invalid_result_url",
+                ) from None
+        allow = self.allow_link_local_urls or self._own_origin(resolved)
+        check_result_url(resolved, provider=self.name, allow_link_local=allow)
+        return resolved
+
+    def _own_origin(self, url: str) -> bool:
+        """The API's own origin, which the user chose (and sends the key to) whatever it is."""
+        scheme, _, rest = self.base_url.partition("://")
+        origin = f"{scheme}://{rest.partition('/')[0]}"
+        return url == origin or url.startswith((f"{origin}/", f"{origin}?"))
 
     def error(self, response: httpx.Response, *, task_id: str | None = None) -> ProviderError:
         """The library error for an error response (code table: common + ``error_codes``)."""
@@ -169,9 +186,9 @@ class Adapter:
         if response.is_error:
             raise self.error(response, task_id=task_id)
         try:
-            return response.json()
-        except ValueError:
-            raise self.unexpected(response, "the body is not JSON", task_id=task_id) from None
+            return decode_json(response.content)
+        except UnreadableJSON as exc:
+            raise self.unexpected(response, exc.reason, task_id=task_id) from None
 
     def mapping(self, response: httpx.Response, *, task_id: str | None = None) -> Mapping[str, Any]:
         """Like :meth:`json`, and the body must be a JSON object."""
@@ -186,8 +203,10 @@ class Adapter:
         """A :class:`ServerError` for a successful status whose body cannot be used (an HTML
         page from a proxy, a shape the dialect does not have). Polls retry these."""
         fields = parse_error_body(response)
+        detail = cut(fields["message"], 200)
+        shown = f"{reason}: {detail}" if detail not in reason else reason
         return ServerError(
-            f"unexpected response from {self.name}: {reason}: {fields['message'][:200]}",
+            f"unexpected response from {self.name}: {shown}",
             provider=self.name,
             status_code=response.status_code,
             code="unexpected_response",

@@ -12,15 +12,22 @@ from typing import Any
 import httpx
 
 from ._adapter import Adapter
+from ._apikey import check_auth_headers, credentials_redactor, resolve_api_key, restore_task
 from ._clock import SYSTEM_CLOCK, Clock
-from ._driver import DEFAULT_MAX_DOWNLOAD, AsyncDriver, ProgressCallback, SyncDriver
+from ._deadline import UNSET
+from ._driver import (
+    DEFAULT_MAX_DOWNLOAD,
+    DEFAULT_MAX_RESPONSE,
+    AsyncDriver,
+    ProgressCallback,
+    SyncDriver,
+)
 from ._errors import ConfigurationError, ImageBridgeError, InvalidRequestError, Problem
 from ._flow import Flow
 from ._journal import TaskJournal, open_default_journal
 from ._plugins import Registry, default_registry
 from ._polling import PollPolicy, TaskState
 from ._preflight import ImageWarning, Operation, Plan, plan
-from ._redact import Redactor
 from ._request import build_request
 from ._result import ImageResult, Usage
 from ._retry import DEFAULT_RETRY, RetryPolicy
@@ -32,14 +39,8 @@ DEFAULT_TIMEOUT = 600.0
 DEFAULT_REQUEST_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 
-class _Default:
-    """The "use the client's setting" default of per-call ``timeout=``."""
-
-    def __repr__(self) -> str:
-        return "<the client's timeout>"
-
-
-_UNSET: Any = _Default()
+#: The "use the client's setting" default of per-call ``timeout=``.
+_UNSET: Any = UNSET
 
 
 class _ClientBase:
@@ -60,6 +61,8 @@ class _ClientBase:
         retry: RetryPolicy | None = None,
         journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
         max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
+        allow_link_local_urls: bool = False,
     ) -> None:
         self._registry = registry or default_registry()
         adapter_cls = self._registry.adapter(provider)
@@ -73,7 +76,7 @@ class _ClientBase:
             raise ConfigurationError(
                 f"base URL {base_url!r} for {provider} must start with http:// or https://"
             )
-        api_key = api_key or os.environ.get(f"{prefix}_API_KEY") or None
+        api_key = resolve_api_key(api_key, prefix)
         if api_key is None and adapter_cls.requires_api_key:
             raise ConfigurationError(
                 f"no API key for {provider}: pass api_key= or set {prefix}_API_KEY"
@@ -86,8 +89,12 @@ class _ClientBase:
             self._adapter.poll_policy = poll_policy
         # Declarations are static: computing the default model's now keeps the first call cheap.
         self._registry.capabilities(self._adapter, self._adapter.default_model)
-        self._redactor = Redactor([api_key])
+        auth_headers = self._adapter.auth_headers(api_key) if api_key else {}
+        check_auth_headers(auth_headers, provider)
+        self._redactor = credentials_redactor(api_key, auth_headers)
         self._journal = _journal(journal)
+        if self._journal is not None:
+            self._journal.scrub_with(self._redactor)
         # A journal the client opened itself is closed with it; one passed in is the caller's.
         self._owns_journal = not isinstance(journal, TaskJournal)
         if isinstance(request_timeout, int | float):
@@ -95,7 +102,7 @@ class _ClientBase:
         self._driver_options: dict[str, Any] = {
             "provider": provider,
             "base_url": self.base_url,
-            "auth_headers": self._adapter.auth_headers(api_key) if api_key else {},
+            "auth_headers": auth_headers,
             "request_timeout": request_timeout,
             "clock": clock or SYSTEM_CLOCK,
             "redactor": self._redactor,
@@ -105,6 +112,9 @@ class _ClientBase:
             "retry": retry or DEFAULT_RETRY,
             "journal": self._journal,
             "max_download_bytes": max_download_bytes,
+            "max_response_bytes": max_response_bytes,
+            "download_timeout": timeout,
+            "allow_link_local_urls": allow_link_local_urls,
         }
 
     def __repr__(self) -> str:
@@ -132,7 +142,7 @@ class _ClientBase:
 
     def _flows(self, job: Plan) -> list[Flow[ImageResult]]:
         method = self._adapter.edit if job.operation == "edit" else self._adapter.generate
-        return [method(job.for_batch(n)) for n in job.batches]
+        return [_at_most(method(job.for_batch(n)), n) for n in job.batches]
 
     def _submit_flow(self, prompt: str, fields: dict[str, Any]) -> Flow[TaskHandle]:
         job = self._plan("generate", prompt, fields)
@@ -156,7 +166,13 @@ class _ClientBase:
         return self._adapter.submit(job)
 
     def _task(self, task: TaskHandle | str) -> TaskHandle:
-        """A handle this client may poll: its provider and API, so the key goes nowhere else."""
+        """A handle this client may poll: its provider and API, so the key goes nowhere else,
+        and an id that names one task (not ``..``, nor a path or a query)."""
+        task = restore_task(task, self._redactor)
+        task_id = task.task_id if isinstance(task, TaskHandle) else task
+        reason = TaskHandle.id_problem(task_id) if isinstance(task_id, str) else "is not a string"
+        if reason is not None:
+            raise InvalidRequestError([Problem("task_id", task_id, reason)], provider=self.provider)
         if isinstance(task, TaskHandle):
             if task.provider != self.provider:
                 raise ConfigurationError(
@@ -205,6 +221,7 @@ class _ClientBase:
             error.partial = self._finish(
                 self._merge(job, done), job.expected_size, job.request.output_format
             )
+            error.scrub(self._redactor)
 
     def _close_journal(self) -> None:
         if self._journal is not None and self._owns_journal:
@@ -220,6 +237,8 @@ class _ClientBase:
         output_format: str | None = None,
     ) -> ImageResult:
         result._bind(self._driver, expected, self._driver.journal_mark, output_format)
+        for image in result.images:
+            image.name = self._redactor.text(image.name)  # files named after a task id
         return result
 
     def _collect(self, task: TaskHandle, state: TaskState) -> ImageResult | TaskState:
@@ -229,9 +248,39 @@ class _ClientBase:
         result.tasks.append(task)
         if not result.task_ids:
             result.task_ids.append(task.task_id)
+        if "n" in task.model_fields_set:
+            _keep_requested(result, task.n)
+        else:
+            # A task resumed by its id alone: how many images it makes is not known.
+            model = task.model or self._adapter.default_model
+            cap = self._registry.capabilities(self._adapter, model).max_images_per_call
+            _keep_requested(result, cap, f"{model} makes at most {cap} per task")
         _check_count(result, task.n)
         self._driver.journal_mark(task, "fetched")
         return self._finish(result, task.expected_size)
+
+
+def _at_most(flow: Flow[ImageResult], n: int) -> Flow[ImageResult]:
+    """The flow of one call, keeping no more than the ``n`` images that call asked for."""
+    result = yield from flow
+    _keep_requested(result, n)
+    return result
+
+
+def _keep_requested(result: ImageResult, n: int, why: str | None = None) -> None:
+    """Drop the images beyond ``n`` (a server answering 10,000 for one is not trusted:
+    they would all be downloaded), with a warning that says how many."""
+    extra = len(result.images) - n
+    if extra > 0:
+        del result.images[n:]
+        reason = why or f"{n} image(s) were requested"
+        result.warnings.append(
+            ImageWarning(
+                "extra_images",
+                f"{reason} and {n + extra} came back: the {extra} extra were dropped",
+                "n",
+            )
+        )
 
 
 def _check_count(result: ImageResult, requested: int) -> None:

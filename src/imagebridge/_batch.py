@@ -28,9 +28,12 @@ from ._client import AsyncImageClient
 from ._errors import (
     ImageBridgeError,
     InvalidRequestError,
+    Problem,
     ProviderError,
     SubmitOutcomeUnknownError,
 )
+from ._files import usable_folder
+from ._inputs import ImageInput, TextError, check_text
 from ._journal import TaskJournal
 from ._result import ImageResult
 
@@ -46,13 +49,37 @@ class BatchItem:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], index: int) -> BatchItem:
+    def from_json(
+        cls, data: Mapping[str, Any], index: int, *, folder: Path | None = None
+    ) -> BatchItem:
         """From a JSON object: ``prompt``, optional ``id`` (default: the line number) and
-        any canonical fields."""
+        any canonical fields.
+
+        With ``folder`` (the batch file's own folder), strings in ``reference_images`` and
+        ``mask`` that are not URLs, data URLs or base64 are local files: a relative path is
+        relative to ``folder`` (never the working directory), ``~`` is the home folder and
+        an absolute path is taken as written (the batch file is the user's own input). Each
+        file must be an image, checked now: otherwise :class:`InvalidRequestError` naming
+        the item, its line, the field and the path, before anything is sent. Without
+        ``folder`` no string is taken for a file.
+        """
         if not isinstance(data, Mapping) or not isinstance(data.get("prompt"), str):
             raise ValueError(f"item {index}: expected an object with a string 'prompt'")
         fields = {k: v for k, v in data.items() if k not in ("id", "prompt")}
-        return cls(str(data.get("id", index)), data["prompt"], fields)
+        item_id = str(data.get("id", index))
+        where = f"batch item {item_id!r} (line {index})"
+        problems: list[Problem] = []
+        try:
+            check_text(item_id)
+        except TextError as exc:
+            problems.append(Problem("id", item_id, f"{where}: {exc}"))
+        if folder is not None:
+            for name in ("reference_images", "mask"):
+                if fields.get(name) is not None:
+                    fields[name] = _local_files(fields[name], name, folder, where, problems)
+        if problems:
+            raise InvalidRequestError(problems)
+        return cls(item_id, data["prompt"], fields)
 
 
 @dataclass
@@ -70,6 +97,38 @@ class BatchOutcome:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+
+_URL_PREFIXES = ("http://", "https://", "data:", "blob:")
+
+
+def _local_files(value: Any, name: str, folder: Path, where: str, problems: list[Problem]) -> Any:
+    """``value`` with each local file name replaced by its checked :class:`~pathlib.Path`."""
+    single = not isinstance(value, list)
+    values = [value] if single else list(value)
+    for index, item in enumerate(values):
+        if not isinstance(item, str) or not _is_file_name(item):
+            continue  # URLs, data URLs and base64 go as given, and are checked as such
+        field_name = name if single else f"{name}[{index}]"
+        try:
+            check_text(item)
+            path = Path(item).expanduser()
+            path = path if path.is_absolute() else folder / path
+            ImageInput.from_path(path)
+        except (ValueError, RuntimeError) as exc:  # RuntimeError: "~user" with no such user
+            problems.append(Problem(field_name, item, f"{where}: {exc}"))
+            continue
+        values[index] = path
+    return values[0] if single and name == "mask" else values
+
+
+def _is_file_name(text: str) -> bool:
+    if text.strip()[:8].lower().startswith(_URL_PREFIXES):
+        return False
+    try:
+        return ImageInput.of(text).kind != "base64"
+    except ValueError:
+        return True
 
 
 def batch_key(items: Iterable[BatchItem]) -> str:
@@ -118,7 +177,7 @@ async def run_batch(
     ids = [item.id for item in items]
     if len(set(ids)) != len(ids):
         raise ValueError("batch item ids must be unique")
-    output.mkdir(parents=True, exist_ok=True)
+    usable_folder(output)  # before any request: a paid image must have somewhere to go
     report = report or output / "batch-report.jsonl"
     done = read_report(report)
     key = key or batch_key(items)

@@ -7,6 +7,10 @@ and builds the request with :func:`json_request`: the body is streamed, each fil
 base64-encoded a chunk at a time, with an exact ``Content-Length`` (no chunked encoding),
 through the sync and the async client alike. Written by hand because a JSON encoder that
 streams selected values is not something httpx or the standard library offers.
+
+The body is encoded structurally: an image's place is known from the structure it was found
+in, never by searching the encoded text for a marker, so no prompt can make image data be
+spliced into itself.
 """
 
 from __future__ import annotations
@@ -20,9 +24,6 @@ from typing import Any, Literal
 import httpx
 
 from ._inputs import ImageInput
-
-_MARK = "\x00imagebridge-inline-{}\x00"
-_JSON_MARK = json.dumps(_MARK)[1:-1]  # how the marker looks once JSON-encoded
 
 
 class InlineImage:
@@ -65,14 +66,17 @@ class JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A JSON body whose :class:`InlineImage` values are encoded while it is sent."""
 
     def __init__(self, body: Any) -> None:
-        images: list[InlineImage] = []
-        text = json.dumps(_with_marks(body, images), ensure_ascii=False, separators=(",", ":"))
+        pieces: list[str | InlineImage] = []
+        _encode(body, pieces)
         self._parts: list[bytes | InlineImage] = []
-        for index, image in enumerate(images):
-            mark = _JSON_MARK.format(index)
-            before, _, text = text.partition(mark)
-            self._parts += [before.encode(), image]
-        self._parts.append(text.encode())
+        text: list[str] = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                text.append(piece)
+                continue
+            self._parts += ["".join(text).encode(), piece]
+            text = []
+        self._parts.append("".join(text).encode())
         self.length = sum(
             len(part) if isinstance(part, bytes) else part.encoded_length() for part in self._parts
         )
@@ -90,17 +94,33 @@ class JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):
             yield chunk
 
 
-def _with_marks(value: Any, images: list[InlineImage]) -> Any:
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _encode(value: Any, out: list[str | InlineImage]) -> None:
+    """``value`` as JSON text pieces, each streamed image as itself between its quotes."""
     if isinstance(value, InlineImage):
-        if not value.streams:
-            return value.literal()
-        images.append(value)
-        return _MARK.format(len(images) - 1)
-    if isinstance(value, Mapping):
-        return {key: _with_marks(item, images) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_with_marks(item, images) for item in value]
-    return value
+        if value.streams:
+            out += ['"', value, '"']
+        else:
+            out.append(_dumps(value.literal()))
+    elif not _has_inline(value):
+        out.append(_dumps(value))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for index, (key, item) in enumerate(value.items()):
+            # json.dumps's own spelling of a key (it turns numbers, booleans and None into text)
+            out.append(("," if index else "") + _dumps({key: 0})[1:-2])
+            _encode(item, out)
+        out.append("}")
+    else:
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
 
 
 def _has_inline(value: Any) -> bool:

@@ -59,6 +59,8 @@ class Capabilities:
     backgrounds: tuple[str, ...] | None = None
     moderations: tuple[str, ...] | None = None
     user: bool = True
+    #: The longest prompt, in characters (code points), as the provider documents it; a
+    #: longer one is refused before sending. None: no limit known, nothing checked.
     max_prompt_chars: int | None = None
     # input images
     max_reference_images: int = 0

@@ -21,7 +21,14 @@ from ._base_client import (
     _ClientBase,
 )
 from ._clock import Clock
-from ._driver import DEFAULT_MAX_DOWNLOAD, AsyncDriver, ProgressCallback, SyncDriver
+from ._deadline import install as install_deadline
+from ._driver import (
+    DEFAULT_MAX_DOWNLOAD,
+    DEFAULT_MAX_RESPONSE,
+    AsyncDriver,
+    ProgressCallback,
+    SyncDriver,
+)
 from ._errors import ImageBridgeError
 from ._journal import TaskJournal
 from ._plugins import Registry
@@ -38,14 +45,19 @@ __all__ = ["AsyncImageClient", "ImageClient"]
 
 
 _COMMON_DOC = """
-    ``timeout`` is the overall deadline of one job in seconds (submit, polling and the
-    download of URL results during the job), ``request_timeout`` that of one HTTP request;
-    both can be overridden per call (``timeout=``). ``retry`` decides which failed requests
-    are re-sent (never a submit whose outcome is unknown). Accepted tasks are written to
-    ``journal`` (default: the user's journal, see :mod:`imagebridge._journal`; ``False``
-    turns it off). Result downloads are streamed and capped at ``max_download_bytes``.
-    ``transport`` replaces the network (e.g. for tests); ``clock`` replaces
-    time (for tests of polling); ``registry`` replaces the installed plugins.
+    ``timeout`` is the overall deadline of one job in seconds, a wall-clock bound on all of
+    it (submit, polling, every byte read), and of each download of a URL result
+    (``save()``/``read()``, which take ``timeout=`` too); ``request_timeout`` bounds one
+    HTTP request; both can be overridden per call (``timeout=``). ``retry`` decides which
+    failed requests are re-sent (never a submit whose outcome is unknown). Accepted tasks
+    are written to ``journal`` (default: the user's journal, see
+    :mod:`imagebridge._journal`; ``False`` turns it off). Replies are read streamed and
+    capped at ``max_response_bytes``; each result image, downloaded or inline (base64,
+    ``data:`` URLs), at ``max_download_bytes``. Result URLs (and their redirects) to
+    link-local or cloud-metadata addresses are refused unless ``allow_link_local_urls``.
+    ``transport`` replaces the network (e.g.
+    for tests); ``clock`` replaces time (for tests of polling); ``registry`` replaces the
+    installed plugins.
 """
 
 
@@ -69,6 +81,8 @@ class ImageClient(_ClientBase):
         poll_policy: PollPolicy | None = None,
         journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
         max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
+        allow_link_local_urls: bool = False,
         on_progress: ProgressCallback | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
@@ -88,9 +102,13 @@ class ImageClient(_ClientBase):
             retry=retry,
             journal=journal,
             max_download_bytes=max_download_bytes,
+            max_response_bytes=max_response_bytes,
+            allow_link_local_urls=allow_link_local_urls,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport)
+        # The job's deadline bounds every socket operation of httpx's own transports.
+        install_deadline(self._http)
         self._driver = SyncDriver(self._http, **self._driver_options)
 
     def generate(
@@ -224,6 +242,8 @@ class AsyncImageClient(_ClientBase):
         poll_policy: PollPolicy | None = None,
         journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
         max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
+        allow_link_local_urls: bool = False,
         on_progress: ProgressCallback | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -244,6 +264,8 @@ class AsyncImageClient(_ClientBase):
             retry=retry,
             journal=journal,
             max_download_bytes=max_download_bytes,
+            max_response_bytes=max_response_bytes,
+            allow_link_local_urls=allow_link_local_urls,
         )
         self._owns_http = http_client is None
         # httpx's default limits on purpose: keeping more connections alive made its pool's

@@ -23,14 +23,19 @@ Every error the library raises on purpose derives from :class:`ImageBridgeError`
 Errors that happen after a provider accepted a task carry its ``task_id`` (and the
 resumable ``task`` handle when there is one): that image is paid for and can be fetched later.
 
-No error ever holds an API key: messages are scrubbed of the client's secrets before an
-error is built (see :func:`imagebridge._redact.scrub`).
+No error ever holds an API key: every error leaves the client through
+:meth:`ImageBridgeError.scrub`, which removes the client's secrets from all of it (see
+:mod:`imagebridge._redact`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import contextlib
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._redact import Redactor, cut
 
 if TYPE_CHECKING:
     from ._result import ImageResult
@@ -75,6 +80,76 @@ class ImageBridgeError(Exception):
             return f"{self.message} (task {self.task_id})"
         return self.message
 
+    def scrub(self: _E, redactor: Redactor) -> _E:
+        """Remove ``redactor``'s secrets from all of this error, and return it.
+
+        Every attribute is scrubbed, whatever its name (message, code, type, param, request
+        id, body, problems...), and so are ``args``, the ``task`` handle, the ``partial``
+        result and the exceptions chained to this one (``__cause__``, ``__context__``).
+        A task id made out of the key keeps :data:`~imagebridge._redact.REDACTED` in its
+        place; the client that holds the key puts it back when it is asked about the task.
+        """
+        if redactor:
+            _scrub_exception(self, redactor, set())
+        return self
+
+
+_E = TypeVar("_E", bound=ImageBridgeError)
+
+
+def _scrub_exception(error: BaseException, redactor: Redactor, seen: set[int]) -> None:
+    if id(error) in seen:
+        return
+    seen.add(id(error))
+    with contextlib.suppress(AttributeError, TypeError):
+        error.args = tuple(_scrubbed(a, redactor, seen) for a in error.args)
+    for name, value in list(vars(error).items()):
+        with contextlib.suppress(AttributeError, TypeError):
+            setattr(error, name, _scrubbed(value, redactor, seen))
+    for linked in (error.__cause__, error.__context__):
+        if linked is not None:
+            _scrub_exception(linked, redactor, seen)
+
+
+def _scrubbed(value: Any, redactor: Redactor, seen: set[int]) -> Any:
+    """``value`` without secrets: strings, containers, exceptions and the library's own
+    objects are scrubbed; any other object is left alone (it may be a client's driver)."""
+    from ._apikey import scrub_handle
+    from ._result import GeneratedImage, ImageResult
+    from ._tasks import TaskHandle
+
+    if isinstance(value, str | bytes):
+        return redactor.obj(value)
+    if isinstance(value, BaseException):
+        _scrub_exception(value, redactor, seen)
+    elif isinstance(value, Mapping):
+        return {
+            _scrubbed(k, redactor, seen): _scrubbed(v, redactor, seen) for k, v in value.items()
+        }
+    elif type(value) in (list, tuple):
+        return type(value)(_scrubbed(v, redactor, seen) for v in value)
+    elif isinstance(value, TaskHandle):
+        return scrub_handle(value, redactor)
+    elif isinstance(value, Problem):
+        for name in Problem.__slots__:
+            setattr(value, name, _scrubbed(getattr(value, name), redactor, seen))
+    elif isinstance(value, GeneratedImage):
+        # The URL too: a link made out of the key is not shown, even at the cost of the image.
+        for name in ("url", "file_id", "revised_prompt", "name"):
+            setattr(value, name, _scrubbed(getattr(value, name), redactor, seen))
+    elif isinstance(value, ImageResult):
+        for f in dataclasses.fields(value):
+            if not f.name.startswith("_"):
+                setattr(value, f.name, _scrubbed(getattr(value, f.name), redactor, seen))
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _scrubbed(getattr(value, f.name), redactor, seen)
+            for f in dataclasses.fields(value)
+            if f.init and not f.name.startswith("_")
+        }
+        return dataclasses.replace(value, **changes)
+    return value
+
 
 class Problem:
     """One reason a request cannot be sent: the field, the value given and what is allowed."""
@@ -109,8 +184,7 @@ class Problem:
 def _short_repr(value: Any) -> str:
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return cut(repr(value), 80)
 
 
 class InvalidRequestError(ImageBridgeError, ValueError):

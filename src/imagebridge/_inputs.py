@@ -2,7 +2,9 @@
 
 Local files are read only when given explicitly as a :class:`pathlib.Path` (or through
 :meth:`ImageInput.from_path`); a string is never opened as a file, so text coming from a
-prompt template or a web form cannot make the library read a local file.
+prompt template or a web form cannot make the library read a local file. A local file must
+also be an image: one whose first bytes are no PNG, JPEG, WebP or GIF header (a key file,
+``/etc/passwd``) is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -26,10 +28,20 @@ _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?((?:;[\w-]+=[^;,]*)*)(;base64
 
 @dataclass(frozen=True, slots=True)
 class ImageInput:
-    """One input image. Build it with :meth:`of`; it is cheap and reads nothing until sent."""
+    """One input image. Build it with :meth:`of`; it is cheap and reads nothing until sent,
+    but the first bytes of a local file (to check that it is an image)."""
 
     kind: InputKind
     value: str | bytes | Path
+
+    def __post_init__(self) -> None:
+        if self.kind == "path":
+            if not isinstance(self.value, Path):
+                kind = type(self.value).__name__
+                raise ValueError(f"a path input holds a pathlib.Path, not {kind}")
+            _check_image_file(self.value)
+        elif isinstance(self.value, str):
+            check_text(self.value)
 
     @classmethod
     def of(cls, value: Any) -> ImageInput:
@@ -48,6 +60,7 @@ class ImageInput:
                 f"expected a pathlib.Path, bytes, an http(s) URL, a data URL or base64, got"
                 f" {type(value).__name__}"
             )
+        check_text(value)
         text = value.strip()
         lower = text[:8].lower()
         if lower.startswith("blob:"):
@@ -69,11 +82,8 @@ class ImageInput:
 
     @classmethod
     def from_path(cls, path: str | os.PathLike[str]) -> ImageInput:
-        """A local file, checked to exist now and read when the request is built."""
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise ValueError(f"no such file: {str(p)!r}")
-        return cls("path", p)
+        """A local file, checked now to exist and to be an image, read when it is sent."""
+        return cls("path", Path(path).expanduser())
 
     @property
     def is_remote(self) -> bool:
@@ -149,7 +159,8 @@ class ImageInput:
     def filename(self, index: int = 0) -> str:
         if self.kind == "path":
             assert isinstance(self.value, Path)
-            return self.value.name
+            # A name that is not UTF-8 on disk (decoded with surrogateescape) is still sent.
+            return os.fsencode(self.value.name).decode("utf-8", "replace")
         extension = self.media_type().rpartition("/")[2].replace("jpeg", "jpg")
         return f"image-{index}.{extension if extension != 'octet-stream' else 'bin'}"
 
@@ -164,6 +175,52 @@ class ImageInput:
         if self.kind == "base64":
             return str(self.value).strip()
         return base64.b64encode(self.read()).decode("ascii")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class TextError(ValueError):
+    """A string that cannot be sent: ``position`` is the index of the offending character."""
+
+    def __init__(self, message: str, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+def check_text(text: str) -> None:
+    """Raise :class:`TextError` when ``text`` holds a lone surrogate: such a string is not
+    valid Unicode and cannot be encoded as UTF-8 (it comes from bytes decoded with
+    ``errors="surrogateescape"`` or from a JSON ``\\ud800`` escape)."""
+    found = _SURROGATE.search(text)
+    if found is not None:
+        position = found.start()
+        raise TextError(
+            f"has a lone surrogate U+{ord(found.group()):04X} at position {position}: it is"
+            " not valid Unicode and cannot be sent as UTF-8",
+            position,
+        )
+
+
+#: The formats :func:`~imagebridge._imageinfo.sniff_media_type` recognises, for messages.
+_IMAGE_FORMATS = "PNG, JPEG, WebP or GIF"
+
+
+def _check_image_file(path: Path) -> None:
+    """A local input must be a regular file that starts like an image: anything else (a
+    key file, ``/etc/passwd``, a device) is refused before a byte of it is sent."""
+    try:
+        if not path.is_file():
+            raise ValueError(f"no such file: {str(path)!r}")
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise ValueError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    if sniff_media_type(head) is None:
+        raise ValueError(
+            f"{str(path)!r} is not an image: its first bytes are no {_IMAGE_FORMATS} header,"
+            " and only images are read from local files"
+        )
 
 
 def _decodes_to_image(text: str) -> bool:

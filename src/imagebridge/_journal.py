@@ -10,6 +10,11 @@ Location: ``IMAGEBRIDGE_JOURNAL`` (a file path, or ``off``), else
 ``$XDG_DATA_HOME/imagebridge/journal.sqlite3`` (``~/.local/share/...``; on macOS
 ``~/Library/Application Support/imagebridge``, on Windows ``%LOCALAPPDATA%\\imagebridge``).
 The journal holds task handles and file paths, never an API key.
+
+A journal that cannot be used (a corrupt file, a path that is a folder or lies under a file,
+a folder that cannot be written) is a :class:`ConfigurationError` naming the path, raised
+when the :class:`TaskJournal` is made (so at client construction), before any task is paid
+for: an existing journal is opened then, a new one only when its first task is recorded.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from ._apikey import scrub_handle
+from ._errors import ConfigurationError
+from ._redact import Redactor
 from ._tasks import TaskHandle
 
 if TYPE_CHECKING:
@@ -49,6 +57,17 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_label ON tasks (label);
 """
+#: The columns of ``tasks``: a file whose ``tasks`` table lacks one is not a task journal.
+_COLUMNS = frozenset(
+    {
+        *("provider", "base_url", "task_id", "handle", "state"),
+        *("label", "paths", "error", "created_at", "updated_at"),
+    }
+)
+_FIX = (
+    "point IMAGEBRIDGE_JOURNAL (or journal=) at another file,"
+    " or turn the journal off (IMAGEBRIDGE_JOURNAL=off, journal=False)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +107,11 @@ class TaskJournal:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        _check_location(self.path)
+        if self.path.exists():
+            # Opened now: a corrupt or foreign file fails here, before a task is paid for.
+            with self._lock:
+                self._open()
 
     def __repr__(self) -> str:
         return f"TaskJournal({str(self.path)!r})"
@@ -96,20 +120,48 @@ class TaskJournal:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """One connection per journal, kept open (opening one per write dominated the cost of
         a thousand concurrent tasks); writes are serialised by a lock and each commits."""
-        import sqlite3  # on first use: most programs import imagebridge and never journal
+        import sqlite3
 
         with self._lock:
-            if self._connection is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-                connection.execute("PRAGMA journal_mode=WAL")
-                # WAL + NORMAL: a committed row survives a crash of the process (what the
-                # journal is for); only a power loss may lose the last writes.
-                connection.execute("PRAGMA synchronous=NORMAL")
-                connection.executescript(_SCHEMA)
-                self._connection = connection
-            with self._connection:
-                yield self._connection
+            connection = self._open()
+            try:
+                with connection:
+                    yield connection
+            except sqlite3.DatabaseError as exc:  # e.g. a page found corrupt only now
+                raise _unusable(self.path, str(exc)) from None
+
+    def _open(self) -> sqlite3.Connection:
+        """The connection, opened (and the schema made) on first use; with the lock held."""
+        import sqlite3  # on first use: most programs import imagebridge and never journal
+
+        if self._connection is not None:
+            return self._connection
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise _unusable(self.path, _reason(exc)) from None
+        try:
+            # Before anything is written: another program's database is left as it was.
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(tasks)")}
+            if columns and not columns >= _COLUMNS:
+                found = ", ".join(sorted(columns))
+                raise _unusable(
+                    self.path, f"it is not an imagebridge task journal (table tasks has: {found})"
+                )
+            connection.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a committed row survives a crash of the process (what the
+            # journal is for); only a power loss may lose the last writes.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            connection.close()
+            raise _unusable(self.path, _reason(exc)) from None
+        except ConfigurationError:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
 
     def close(self) -> None:
         with self._lock:
@@ -117,8 +169,19 @@ class TaskJournal:
                 self._connection.close()
                 self._connection = None
 
+    #: The secrets kept out of what is written (see :meth:`scrub_with`).
+    _redactor = Redactor()
+
+    def scrub_with(self, redactor: Redactor) -> None:
+        """Keep ``redactor``'s secrets out of every task, label, path and error written from
+        now on (each client does this with its key). A task id a server made out of the key
+        is written with the key redacted; the client that holds the key puts it back when
+        the task is resumed, so it stays resumable."""
+        self._redactor = self._redactor | redactor
+
     def record(self, task: TaskHandle, *, label: str | None = None) -> None:
         """Write an accepted task (before anything waits on it)."""
+        task, label = scrub_handle(task, self._redactor), self._redactor.obj(label)
         now = time.time()
         with self._connect() as db:
             db.execute(
@@ -138,6 +201,8 @@ class TaskJournal:
         error: str | None = None,
     ) -> None:
         """Move a task to ``fetched``, ``saved`` or ``failed`` (recording it if unknown)."""
+        task, error = scrub_handle(task, self._redactor), self._redactor.obj(error)
+        paths = [self._redactor.text(str(p)) for p in paths]
         now = time.time()
         with self._connect() as db:
             db.execute(
@@ -172,6 +237,9 @@ class TaskJournal:
         if states:
             clauses.append(f"state IN ({', '.join('?' * len(states))})")
             args.extend(states)
+        # Looked up as they were written.
+        task_id = None if task_id is None else self._redactor.text(task_id)
+        label = None if label is None else self._redactor.text(label)
         for column, value in (("provider", provider), ("task_id", task_id), ("label", label)):
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -200,6 +268,39 @@ class TaskJournal:
     def unfinished(self, *, provider: str | None = None) -> list[JournalEntry]:
         """Tasks accepted (or fetched) whose images were not saved yet."""
         return self.entries(states=UNFINISHED, provider=provider)
+
+
+def _check_location(path: Path) -> None:
+    """Refuse, before anything is sent, a journal path that cannot become a usable file."""
+    if path.is_dir():
+        raise _unusable(path, "it is a folder, not a file")
+    if path.exists():
+        if not path.is_file():
+            raise _unusable(path, "it is not a regular file")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise _unusable(path, "this user cannot read and write it")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise _unusable(path, f"{str(folder)!r} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite keeps the -wal and -shm files beside the journal: its folder must be writable.
+        raise _unusable(path, f"this user cannot write in its folder {str(folder)!r}")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror if exc.filename is None else f"{exc.strerror}: {exc.filename}"
+    text = str(exc)
+    # SQLite's own words, for the two ways a file that is not a journal shows up.
+    if text in ("file is not a database", "database disk image is malformed"):
+        return f"it is corrupt or not an SQLite file ({text})"
+    return text
+
+
+def _unusable(path: Path, problem: str) -> ConfigurationError:
+    return ConfigurationError(f"task journal {str(path)!r} cannot be used: {problem}; {_FIX}")
 
 
 def open_default_journal() -> TaskJournal | None:

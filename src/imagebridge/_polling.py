@@ -5,7 +5,8 @@ a poll response into a :class:`TaskState` (its statuses mapped to not-finished, 
 failed). :func:`poll_task` does the rest, the same way for every provider:
 
 * waits between polls on the client's clock, growing the interval by ``backoff`` up to
-  ``max_interval``, and honours a ``Retry-After`` header on any poll response;
+  ``max_interval``, and honours a ``Retry-After`` header on any poll response, but never
+  waits less than ``min_interval`` (a server saying ``Retry-After: 0`` cannot make it spin);
 * stops at once on HTTP 404 (the task does not exist) with :class:`NotFoundError`;
 * retries transient failures (no response, 429, 5xx, an HTML error page or a body it cannot
   read) up to ``max_transient_failures`` in a row, never dropping the task id;
@@ -17,6 +18,7 @@ resulting :class:`ImageTimeoutError` carries the task id.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -25,6 +27,7 @@ import httpx
 
 from ._errors import (
     APIConnectionError,
+    ConfigurationError,
     NotFoundError,
     ProviderError,
     RateLimitError,
@@ -37,19 +40,61 @@ TaskPhase = Literal["queued", "running", "succeeded", "failed"]
 
 #: Longest wait a provider's Retry-After may impose between two polls.
 MAX_RETRY_AFTER = 60.0
+#: The default floor between two polls (when ``interval`` is not shorter).
+DEFAULT_MIN_INTERVAL = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class PollPolicy:
-    """How often to poll. ``interval`` is the first wait after submitting."""
+    """How often to poll. ``interval`` is the first wait after submitting.
+
+    ``min_interval`` is the floor of every wait between two polls, whatever the server's
+    ``Retry-After`` says (zero, negative, a past date); None means the smaller of
+    ``interval`` and 0.5 s, so a policy with a shorter interval keeps it.
+    """
 
     interval: float = 2.0
     backoff: float = 1.25
     max_interval: float = 5.0
     max_transient_failures: int = 5
+    min_interval: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("interval", "max_interval", "min_interval"):
+            value = getattr(self, name)
+            if value is not None and not _seconds(value):
+                raise ConfigurationError(
+                    f"PollPolicy {name}={value!r} is not allowed: it must be a finite number"
+                    " of seconds >= 0"
+                )
+        if not _seconds(self.backoff) or self.backoff <= 0:
+            raise ConfigurationError(
+                f"PollPolicy backoff={self.backoff!r} is not allowed: it must be a finite"
+                " number > 0"
+            )
+
+    @property
+    def floor(self) -> float:
+        """The shortest wait between two polls."""
+        if self.min_interval is not None:
+            return float(self.min_interval)
+        return min(float(self.interval), DEFAULT_MIN_INTERVAL)
 
     def next_interval(self, current: float) -> float:
         return min(self.max_interval, current * self.backoff)
+
+    def clamp(self, seconds: float) -> float:
+        """``seconds`` (an interval or a server's Retry-After), but at least the floor."""
+        return seconds if seconds >= self.floor else self.floor  # NaN: the floor
+
+
+def _seconds(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +133,7 @@ def poll_task(
     """
     polls = 0
     interval = policy.interval
-    wait = policy.interval if first_wait is None else first_wait
+    wait = policy.clamp(interval) if first_wait is None else first_wait
     failures = 0
     last: tuple[str, float | None] | None = None
     while True:
@@ -100,7 +145,8 @@ def poll_task(
             failures += 1
             if failures > policy.max_transient_failures:
                 raise
-            wait = interval = policy.next_interval(interval)
+            interval = policy.next_interval(interval)
+            wait = policy.clamp(interval)
             continue
         assert response is not None
         retry_after = parse_retry_after(response.headers)
@@ -116,7 +162,7 @@ def poll_task(
             if failures > policy.max_transient_failures:
                 raise
             interval = policy.next_interval(interval)
-            wait = min(MAX_RETRY_AFTER, retry_after) if retry_after is not None else interval
+            wait = policy.clamp(_capped(retry_after) if retry_after is not None else interval)
             continue
         failures = 0
         polls += 1
@@ -135,10 +181,14 @@ def poll_task(
         if state.phase == "succeeded" or (max_polls is not None and polls >= max_polls):
             return state
         if retry_after is not None:
-            wait = min(MAX_RETRY_AFTER, max(retry_after, 0.0))
+            wait = policy.clamp(_capped(retry_after))
         else:
-            wait = interval
+            wait = policy.clamp(interval)
             interval = policy.next_interval(interval)
+
+
+def _capped(retry_after: float) -> float:
+    return min(MAX_RETRY_AFTER, retry_after)
 
 
 def _not_found(error: ProviderError, task_id: str) -> ProviderError:

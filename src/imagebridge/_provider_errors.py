@@ -12,7 +12,7 @@ disagree on statuses (new-api answers some validation failures with HTTP 500; Op
 
 from __future__ import annotations
 
-import json
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -32,7 +32,9 @@ from ._errors import (
     ServerError,
     TaskFailedError,
 )
-from ._redact import Redactor
+from ._jsonbody import UnreadableJSON
+from ._jsonbody import decode as decode_json
+from ._redact import Redactor, cut
 
 ErrorCodes = Mapping[str, type[ProviderError]]
 
@@ -126,26 +128,41 @@ def classify(
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date).
+
+    Always a finite number >= 0, or None: a negative value or a past date is 0, and a value
+    that is not a number of seconds (``NaN``, ``inf``, an impossible date) is ignored.
+    Callers put their own floor and cap on it.
+    """
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
-        try:
-            return max(0.0, float(raw_ms) / 1000)
-        except ValueError:
-            pass
+        ms = _finite(raw_ms)
+        if ms is not None:
+            return max(0.0, ms / 1000)
     raw = headers.get("retry-after")
     if not raw:
         return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
+    seconds = _finite(raw)
+    if seconds is not None:
+        return max(0.0, seconds)
     import email.utils  # only the rare HTTP-date form needs it
 
-    parsed = email.utils.parsedate_to_datetime(raw) if _looks_like_date(raw) else None
-    if parsed is None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(raw) if _looks_like_date(raw) else None
+        if parsed is None:
+            return None
+        delay = parsed.timestamp() - (time.time() if now is None else now)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None  # "Wed, 31 Feb 2024 ...": parses as a tuple, not as a date
+    return max(0.0, delay) if math.isfinite(delay) else None
+
+
+def _finite(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
         return None
-    return max(0.0, parsed.timestamp() - (time.time() if now is None else now))
+    return value if math.isfinite(value) else None
 
 
 def _looks_like_date(raw: str) -> bool:
@@ -167,11 +184,16 @@ def _html_summary(text: str) -> str:
     title = _HTML_TITLE.search(text)
     summary = title.group(1) if title else _TAGS.sub(" ", text)
     summary = _SPACES.sub(" ", summary).strip()
-    return summary[:200] or "empty HTML page"
+    return cut(summary, 200) or "empty HTML page"
 
 
-def parse_error_body(response: httpx.Response) -> dict[str, Any]:
-    """The fields of an error response: message, code, error_type, param, request_id, body."""
+def parse_error_body(response: httpx.Response, redactor: Redactor | None = None) -> dict[str, Any]:
+    """The fields of an error response: message, code, error_type, param, request_id, body.
+
+    A ``redactor``'s secrets are removed before any text is shortened. Without one, a cut
+    never ends inside a word (:func:`~imagebridge._redact.cut`): a secret that straddles it
+    is dropped whole, and one that is kept is whole for a later redaction to find.
+    """
     fields: dict[str, Any] = {
         "message": "",
         "code": "",
@@ -183,16 +205,22 @@ def parse_error_body(response: httpx.Response) -> dict[str, Any]:
     raw = response.content
     body: Any
     try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
+        body = decode_json(raw) if raw else None
+    except UnreadableJSON as exc:
         body = None
         text = raw.decode("utf-8", "replace")
+        if redactor:
+            text = redactor.text(text)
         content_type = response.headers.get("content-type", "")
-        if "html" in content_type or text.lstrip().lower().startswith(("<!doctype", "<html")):
+        if exc.nested:
+            fields["message"] = exc.reason
+        elif "html" in content_type or text.lstrip().lower().startswith(("<!doctype", "<html")):
             fields["message"] = f"HTML error page: {_html_summary(text)}"
             fields["error_type"] = "html_error_page"
         else:
-            fields["message"] = _SPACES.sub(" ", text).strip()[:500]
+            fields["message"] = cut(_SPACES.sub(" ", text).strip(), 500)
+    if redactor:
+        body = redactor.obj(body)
     fields["body"] = body
     if isinstance(body, dict):
         error = body.get("error", body)
@@ -217,7 +245,7 @@ def parse_error_body(response: httpx.Response) -> dict[str, Any]:
         fields["message"] = message[: match.start()].rstrip()
     if not fields["message"]:
         fields["message"] = response.reason_phrase or f"HTTP {response.status_code}"
-    return fields
+    return redactor.obj(fields) if redactor else fields
 
 
 def error_from_response(
@@ -229,11 +257,8 @@ def error_from_response(
     task_id: str | None = None,
 ) -> ProviderError:
     """Build the right :class:`ProviderError` subclass for an error response."""
-    fields = parse_error_body(response)
+    fields = parse_error_body(response, redactor)
     cls = classify(response.status_code, fields["code"], fields["error_type"], codes)
-    if redactor:
-        fields["message"] = redactor.text(fields["message"])
-        fields["body"] = redactor.obj(fields["body"])
     error = cls(
         fields["message"],
         provider=provider,
@@ -247,7 +272,7 @@ def error_from_response(
     )
     if isinstance(error, RateLimitError):
         error.retry_after = parse_retry_after(response.headers)
-    return error
+    return error.scrub(redactor) if redactor else error
 
 
 def error_from_task(

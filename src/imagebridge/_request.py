@@ -2,8 +2,9 @@
 
 :class:`ImageRequest` is what every provider receives, whatever its dialect. It checks
 what is true of any provider (a prompt is not empty, ``n`` is at least 1, a size has one of
-the three accepted forms); what one provider or model accepts is checked against its
-declared capabilities before any request is sent (see :mod:`imagebridge._preflight`).
+the three accepted forms, every string can be sent as UTF-8, local files are images); what
+one provider or model accepts is checked against its declared capabilities before any
+request is sent (see :mod:`imagebridge._preflight`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pydantic import (
 )
 
 from ._errors import InvalidRequestError, Problem
-from ._inputs import ImageInput
+from ._inputs import ImageInput, TextError, check_text
 from ._sizes import Resolution, Size, parse_size
 
 Quality = Literal["auto", "low", "medium", "high", "standard", "hd"]
@@ -31,6 +32,36 @@ Moderation = Literal["auto", "low"]
 
 #: The most images one canonical request may ask for (split into calls where needed).
 MAX_N = 10
+
+
+class _NestedTextError(TextError):
+    """A string deep inside a field: ``path`` is appended to the field's name."""
+
+    def __init__(self, error: TextError, path: str, value: str) -> None:
+        super().__init__(str(error), error.position)
+        self.path = path
+        self.value = value
+
+
+def _check_nested(value: Any, path: str = "") -> None:
+    """Every string in ``value`` (keys too) can be sent as UTF-8, or :class:`_NestedTextError`."""
+    if isinstance(value, str):
+        try:
+            check_text(value)
+        except TextError as exc:
+            raise _NestedTextError(exc, path, value) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                try:
+                    check_text(key)
+                except TextError as exc:
+                    error = TextError(f"a key {exc}", exc.position)
+                    raise _NestedTextError(error, path, key) from None
+            _check_nested(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_nested(item, f"{path}[{index}]")
 
 
 def _optional_image_input(value: Any) -> ImageInput | None:
@@ -49,6 +80,22 @@ def _image_inputs(value: Any) -> list[ImageInput]:
         except ValueError as exc:
             raise ValueError(f"item {index}: {exc}") from None
     return out
+
+
+#: Every field that holds text: each string in it must be valid Unicode.
+_TEXT_FIELDS = (
+    "prompt",
+    "model",
+    "size",
+    "resolution",
+    "quality",
+    "output_format",
+    "background",
+    "moderation",
+    "style",
+    "user",
+    "provider_options",
+)
 
 
 class ImageRequest(BaseModel):
@@ -81,6 +128,13 @@ class ImageRequest(BaseModel):
     user: str | None = None
     provider_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    @field_validator(*_TEXT_FIELDS, mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        # Before pydantic's own checks, which reject some such strings without saying where.
+        _check_nested(value)
+        return value
+
     @field_validator("prompt")
     @classmethod
     def _prompt_not_blank(cls, value: str) -> str:
@@ -100,6 +154,7 @@ class ImageRequest(BaseModel):
     def _parse_size(cls, value: Any) -> Any:
         if value is None or isinstance(value, Size):
             return value
+        _check_nested(value)  # this validator runs before _valid_unicode
         return parse_size(value)
 
     @field_validator("resolution")
@@ -135,6 +190,10 @@ def problems_from_validation(
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "request"
         reason = str(item["msg"]).removeprefix("Value error, ")
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, _NestedTextError):
+            problems.append(Problem(field + cause.path, cause.value, reason))
+            continue
         if item["type"] == "extra_forbidden":
             reason = "not a canonical field" if model is None else "not an option"
             allowed: tuple[str, ...] | None = tuple(sorted(fields))

@@ -12,12 +12,15 @@ import binascii
 import contextlib
 import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from ._deadline import UNSET
 from ._errors import ImageBridgeError, ServerError
+from ._files import MAX_NAMES, create_temp, fit_name, name_max, place_at, place_new
 from ._imageinfo import HEADER_BYTES, image_size, sniff_media_type
 from ._preflight import ImageWarning
 
@@ -28,13 +31,28 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "i
 
 
 class SyncFetcher(Protocol):
-    def fetch(self, url: str) -> bytes: ...
-    def fetch_to(self, url: str, file: IO[bytes]) -> bytes: ...
+    def fetch(self, url: str, *, timeout: float | None = ...) -> bytes: ...
+    def fetch_to(self, url: str, file: IO[bytes], *, timeout: float | None = ...) -> bytes: ...
 
 
 class AsyncFetcher(Protocol):
-    async def afetch(self, url: str) -> bytes: ...
-    async def afetch_to(self, url: str, file: IO[bytes]) -> bytes: ...
+    async def afetch(self, url: str, *, timeout: float | None = ...) -> bytes: ...
+    async def afetch_to(
+        self, url: str, file: IO[bytes], *, timeout: float | None = ...
+    ) -> bytes: ...
+
+
+def _remaining(deadline: float | None) -> float | None:
+    """What is left of a ``save()`` deadline (``time.monotonic()``), for the next image."""
+    if deadline is None or deadline is UNSET:
+        return deadline
+    return max(0.0, deadline - time.monotonic())
+
+
+def _deadline_of(timeout: float | None) -> float | None:
+    if timeout is None or timeout is UNSET:
+        return timeout
+    return time.monotonic() + timeout
 
 
 @dataclass(slots=True)
@@ -238,58 +256,85 @@ class GeneratedImage:
             )
         return self._fetcher  # type: ignore[return-value]
 
-    def read(self) -> bytes:
-        """The image bytes, downloading them (once) if the provider returned a URL."""
+    def read(self, *, timeout: float | None = UNSET) -> bytes:
+        """The image bytes, downloading them (once) if the provider returned a URL.
+
+        A download is bounded by ``timeout`` seconds on the wall clock (default: the
+        client's ``timeout``; None: no bound)."""
         data = self.data
         if data is None:
             assert self.url is not None
             try:
-                data = self._sync().fetch(self.url)
+                data = self._sync().fetch(self.url, timeout=timeout)
             except ImageBridgeError as error:
                 raise self._owned(error) from error.__cause__
             self._loaded(data)
         return data
 
-    async def aread(self) -> bytes:
+    async def aread(self, *, timeout: float | None = UNSET) -> bytes:
         data = self.data
         if data is None:
             assert self.url is not None
             try:
-                data = await self._async().afetch(self.url)
+                data = await self._async().afetch(self.url, timeout=timeout)
             except ImageBridgeError as error:
                 raise self._owned(error) from error.__cause__
             self._loaded(data)
         return data
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
+    def save(self, path: str | os.PathLike[str], *, timeout: float | None = UNSET) -> Path:
         """Write the image to ``path`` (a file, or an existing directory to name it in).
 
-        A URL result is streamed to disk without holding it in memory. In a directory the
-        file is named after the task or creation time and the index, with the extension of
-        the real media type; an existing file there is never overwritten.
-        """
-        target = _target(path)
-        if self.data is not None:
-            return _write(target, self, self.data)
-        with _Staging(target, self) as staging:
-            assert self.url is not None
-            try:
-                head = self._sync().fetch_to(self.url, staging.file)
-            except ImageBridgeError as error:
-                raise self._owned(error) from error.__cause__
-            return staging.finish(head)
+        A download is bounded by ``timeout`` as in :meth:`read`.
 
-    async def asave(self, path: str | os.PathLike[str]) -> Path:
-        target = _target(path)
-        if self.data is not None:
-            return _write(target, self, self.data)
-        with _Staging(target, self) as staging:
+        A URL result is streamed to disk without holding it in memory. Every image is written
+        to a new temporary file beside its destination, then renamed into place, with the
+        permissions ``0o666`` less the umask. In a directory the file is named after the task
+        or creation time and the index, with the extension of the real media type, within
+        255 bytes; nothing there is ever overwritten or followed (a file or symlink with that
+        name makes it take the next free name). At a file path the image replaces what has
+        that name (a symlink is replaced, never written through).
+        """
+        return self._save(*_target(path), timeout=timeout)
+
+    async def asave(self, path: str | os.PathLike[str], *, timeout: float | None = UNSET) -> Path:
+        return await self._asave(*_target(path), timeout=timeout)
+
+    def _save(self, target: Path, into: bool, *, timeout: float | None = UNSET) -> Path:
+        data = self.data
+        fetcher = self._sync() if data is None else None
+        with _Staging(target, into) as staging:
+            if data is not None:
+                staging.file.write(data)
+                return staging.finish(self, data[:HEADER_BYTES])
+            assert fetcher is not None
             assert self.url is not None
             try:
-                head = await self._async().afetch_to(self.url, staging.file)
+                head = fetcher.fetch_to(self.url, staging.file, timeout=timeout)
             except ImageBridgeError as error:
                 raise self._owned(error) from error.__cause__
-            return staging.finish(head)
+            return staging.finish(self, self._streamed(head))
+
+    async def _asave(self, target: Path, into: bool, *, timeout: float | None = UNSET) -> Path:
+        data = self.data
+        fetcher = self._async() if data is None else None
+        with _Staging(target, into) as staging:
+            if data is not None:
+                staging.file.write(data)
+                return staging.finish(self, data[:HEADER_BYTES])
+            assert fetcher is not None
+            assert self.url is not None
+            try:
+                head = await fetcher.afetch_to(self.url, staging.file, timeout=timeout)
+            except ImageBridgeError as error:
+                raise self._owned(error) from error.__cause__
+            return staging.finish(self, self._streamed(head))
+
+    def _streamed(self, head: bytes) -> bytes:
+        """Remember the first bytes of a download streamed to disk; check them."""
+        self._head = head
+        self._check_size(head)
+        return head
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index}
@@ -310,65 +355,53 @@ def _is_folder(target: str | os.PathLike[str]) -> bool:
     return Path(text).is_dir() or text.endswith(("/", os.sep))
 
 
-def _destination(target: Path, image: GeneratedImage, head: bytes) -> Path:
-    if not _is_folder(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
+def _target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """The path to save to, and whether it is a folder to name the file in."""
+    return Path(path), _is_folder(path)
+
+
+def _names(folder: Path, image: GeneratedImage, head: bytes) -> Iterator[str]:
+    """The names an image may take in ``folder``, in order, each within the file system's
+    limit in bytes (the stem is cut, never the index, counter or extension)."""
     extension = _EXTENSIONS.get(sniff_media_type(head[:16]) or "", "bin")
-    name = _safe_name(image.name)
-    candidate = target / f"{name}-{image.index}.{extension}"
-    counter = 1
-    while candidate.exists():
-        candidate = target / f"{name}-{image.index}-{counter}.{extension}"
-        counter += 1
-    return candidate
-
-
-def _target(path: str | os.PathLike[str]) -> Path:
-    """The path to save to; a folder named with a trailing separator is created."""
-    target = Path(path)
-    if os.fspath(path).endswith(("/", os.sep)):
-        target.mkdir(parents=True, exist_ok=True)
-    return target
-
-
-def _write(target: Path, image: GeneratedImage, data: bytes) -> Path:
-    destination = _destination(target, image, data[:16])
-    destination.write_bytes(data)
-    image.path = destination
-    return destination
+    stem = _safe_name(image.name)
+    limit = name_max(folder)
+    yield fit_name(stem, f"-{image.index}.{extension}", limit)
+    for counter in range(1, MAX_NAMES):
+        yield fit_name(stem, f"-{image.index}-{counter}.{extension}", limit)
 
 
 class _Staging:
-    """A temporary file beside the destination, renamed into place once complete."""
+    """A new temporary file beside the destination, given its name once complete."""
 
-    def __init__(self, target: Path, image: GeneratedImage) -> None:
+    def __init__(self, target: Path, into: bool) -> None:
         self.target = target
-        self.image = image
-        import tempfile  # only URL results saved to disk need it
-
-        folder = target if target.is_dir() else target.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        self.file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in __exit__)
-            dir=folder, prefix=".imagebridge-", suffix=".part", delete=False
-        )
+        self.into = into
+        self.folder = target if into else target.parent
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.file, self.temp = create_temp(self.folder)
+        self.placed = False
 
     def __enter__(self) -> _Staging:
         return self
 
-    def finish(self, head: bytes) -> Path:
+    def finish(self, image: GeneratedImage, head: bytes) -> Path:
+        self.file.flush()
+        os.fsync(self.file.fileno())  # a paid image must survive a crash right after saving
         self.file.close()
-        self.image._head = head
-        self.image._check_size(head)
-        destination = _destination(self.target, self.image, head)
-        os.replace(self.file.name, destination)
-        self.image.path = destination
+        if self.into:
+            destination = place_new(self.temp, self.folder, _names(self.folder, image, head))
+        else:
+            destination = place_at(self.temp, self.target)
+        self.placed = True
+        image.path = destination
         return destination
 
     def __exit__(self, *exc: object) -> None:
         self.file.close()
-        if os.path.exists(self.file.name):
-            os.unlink(self.file.name)
+        if not self.placed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp)
 
 
 @dataclass(eq=False)
@@ -398,21 +431,31 @@ class ImageResult:
     def __len__(self) -> int:
         return len(self.images)
 
-    def save(self, directory: str | os.PathLike[str]) -> list[Path]:
+    def save(
+        self, directory: str | os.PathLike[str], *, timeout: float | None = UNSET
+    ) -> list[Path]:
         """Save every image into ``directory`` (created if missing); return the paths.
 
-        Once all are saved, the tasks behind them are marked done in the task journal.
+        ``timeout`` bounds the downloads of all the images together (default: each download
+        the client's ``timeout``; None: no bound). Once all are saved, the tasks behind them
+        are marked done in the task journal.
         """
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        paths = [image.save(folder) for image in self.images]
+        deadline = _deadline_of(timeout)
+        paths = [image._save(folder, True, timeout=_remaining(deadline)) for image in self.images]
         self._saved(paths)
         return paths
 
-    async def asave(self, directory: str | os.PathLike[str]) -> list[Path]:
+    async def asave(
+        self, directory: str | os.PathLike[str], *, timeout: float | None = UNSET
+    ) -> list[Path]:
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        paths = [await image.asave(folder) for image in self.images]
+        deadline = _deadline_of(timeout)
+        paths = [
+            await image._asave(folder, True, timeout=_remaining(deadline)) for image in self.images
+        ]
         self._saved(paths)
         return paths
 
@@ -475,5 +518,6 @@ _UNSAFE = re.compile(r"[^\w.-]")
 
 
 def _safe_name(text: str) -> str:
-    """A task id or stem as a file name: no separators, no leading dots, bounded length."""
+    """A task id or stem as a file name: no separators, no leading dots, bounded length
+    (in characters here; :func:`fit_name` bounds the whole name in bytes)."""
     return _UNSAFE.sub("_", text).strip("._")[:80] or "image"

@@ -9,7 +9,8 @@ The rules, so that no image is ever paid for twice by accident:
 
 * a connection that failed **before** the request was sent: always retried;
 * HTTP 429 and 503: the provider refused the request without doing it, so it is retried
-  after ``Retry-After`` (seconds or an HTTP date; capped) or a jittered exponential backoff;
+  after ``Retry-After`` (seconds or an HTTP date; capped, and never under ``backoff``: a
+  ``Retry-After: 0`` does not resend at once) or a jittered exponential backoff;
 * other 5xx and failures **after** sending: retried only for idempotent requests (GET and
   HEAD: polls and downloads, or a request marked idempotent by its adapter, e.g. because it
   carries an idempotency key the provider honours);
@@ -42,6 +43,7 @@ class RetryPolicy:
     """How many times, and how long apart, failed requests are retried."""
 
     max_retries: int = 2
+    #: The first backoff (doubled per attempt), and the shortest wait a Retry-After gets.
     backoff: float = 0.5
     max_backoff: float = 8.0
     #: The longest ``Retry-After`` honoured; a longer one is not waited for (the error is raised).
@@ -72,7 +74,9 @@ class RetryPolicy:
         if status in _REFUSED or (idempotent and status in _SERVER):
             retry_after = parse_retry_after(response.headers)
             if retry_after is not None:
-                return retry_after if retry_after <= self.max_retry_after else None
+                if retry_after > self.max_retry_after:
+                    return None
+                return max(retry_after, self.backoff)
             return self._backoff(attempt, rng)
         return None
 

@@ -32,6 +32,26 @@ class TaskHandle(BaseModel):
     def to_json(self) -> str:
         return self.model_dump_json()
 
+    @staticmethod
+    def id_problem(task_id: str) -> str | None:
+        """Why ``task_id`` cannot name a task, or None when it can.
+
+        A task id is polled as one URL path segment (``/tasks/{id}``, percent-encoded): an
+        empty id, ``.`` or ``..`` would poll another endpoint (``/tasks`` or the API root), and
+        ``/``, ``?``, ``#``, whitespace and control characters have no place in an id.
+        """
+        if not task_id:
+            return "is empty"
+        if task_id in (".", ".."):
+            return "is a relative path segment, not an id: it would poll another endpoint"
+        for position, char in enumerate(task_id):
+            if char in "/?#":
+                return f"contains {char!r} at position {position}: an id is one URL path segment"
+            if char.isspace() or not char.isprintable():
+                kind = "whitespace" if char.isspace() else "a control character"
+                return f"contains {kind} U+{ord(char):04X} at position {position}"
+        return None
+
     @classmethod
     def from_json(cls, text: str | bytes) -> TaskHandle:
         return cls.model_validate_json(text)

@@ -33,6 +33,7 @@ from ._provider_errors import (
     error_from_task,
     parse_retry_after,
 )
+from ._redact import cut
 from ._result import GeneratedImage, ImageResult, Usage
 from ._sizes import RESOLUTIONS, Size, parse_size, size_table
 from ._tasks import TaskHandle
@@ -64,6 +65,7 @@ __all__ = [
     "TaskState",
     "Usage",
     "classify",
+    "cut",
     "error_from_response",
     "error_from_task",
     "image_size",

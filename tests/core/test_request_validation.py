@@ -218,7 +218,7 @@ def test_input_images_are_classified(tmp_path: Any) -> None:
 
 def test_a_path_is_checked_when_given_but_read_only_when_sent(tmp_path: Any) -> None:
     path = tmp_path / "ref.png"
-    path.write_bytes(b"first")
+    path.write_bytes(b"\x89PNG\r\n\x1a\nfirst")
     request = ImageRequest(prompt="p", reference_images=[path])
-    path.write_bytes(b"second")
-    assert request.reference_images[0].read() == b"second"
+    path.write_bytes(b"\x89PNG\r\n\x1a\nsecond")
+    assert request.reference_images[0].read() == b"\x89PNG\r\n\x1a\nsecond"

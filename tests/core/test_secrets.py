@@ -160,7 +160,7 @@ class DownloadAuthAdapter(Adapter):
     download_auth = True
 
     def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(model=model, size_auto=True)
+        return Capabilities(model=model, size_auto=True, max_images_per_call=2)
 
     def generate(self, plan: Plan) -> Flow[ImageResult]:
         response = yield httpx.Request("POST", self.url("/generate"), json={"p": 1})
@@ -195,7 +195,7 @@ async def test_download_auth_sends_the_key_to_the_api_origin_only(mode: str) -> 
     async with open_client(
         mode, "authdl", download_auth_network(sent), registry=registry
     ) as client:
-        result = await client.generate("a cube")
+        result = await client.generate("a cube", n=2)
         for image in result.images:
             await client.read(image)
     auth = {url: headers.get("authorization") for url, headers in sent}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,14 +72,19 @@ async def test_fault_matrix(
     emu.app_state.faults.replace([case.spec])
     tasks_before = set(emu.app_state.tasks)
     out = tmp_path / "out"
-    timeout = 0.6 if case.kind == "never" else 20
+    timeout = matrix.DEADLINES.get(case.kind, 20)
+    options: dict[str, Any] = {}
+    if case.kind in ("endless", "oversize"):
+        options = {"max_response_bytes": matrix.BODY_CAP, "max_download_bytes": matrix.BODY_CAP}
     error: ImageBridgeError | None = None
-    async with bridge(mode, case.adapter, emu, timeout=timeout) as client:
+    async with bridge(mode, case.adapter, emu, timeout=timeout, **options) as client:
+        start = time.monotonic()
         try:
             result = await client.generate(**FIELDS[case.adapter])
             paths = await client.save(result, out)
         except ImageBridgeError as exc:
             error = exc
+        elapsed = time.monotonic() - start
     created = set(emu.app_state.tasks) - tasks_before
     assert len(created) <= 1, "one request, one task at most"
     task_id = next(iter(created), None)
@@ -91,7 +98,8 @@ async def test_fault_matrix(
         journal=entries[-1].state if entries else NONE,
     )
     OBSERVED[(mode, case.id)] = row
-    want = matrix.expected(case).row
+    expected = matrix.expected(case)
+    want = expected.row
 
     assert (row.outcome, row.submits, row.accepted, row.journal) == (
         want.outcome,
@@ -101,9 +109,36 @@ async def test_fault_matrix(
     ), f"{case.spec}: {error!r}"
     if error is None:
         assert [p.read_bytes()[:4] for p in paths] == [b"\x89PNG"]
+    _check_hostile(case, error, elapsed, timeout, emu)
+    if expected.code is not None:
+        assert getattr(error, "code", None) == expected.code, f"{case.spec}: {error!r}"
+    if expected.says is not None:
+        assert expected.says in str(error), f"{case.spec}: {error!r}"
     assert not list(out.glob(".imagebridge-*")), "a partial download was left behind"
     assert_clean(error=error, logs=caplog.text, journal=journal, server=emu, folders=[out])
     assert row.task_on_error == want.task_on_error, f"{case.spec}: {error!r}"
+
+
+def _check_hostile(
+    case: Case,
+    error: ImageBridgeError | None,
+    elapsed: float,
+    timeout: float,
+    emu: EmulatorServer,
+) -> None:
+    """What the hostile kinds promise beyond their row: the deadline holds, polling does
+    not spin, and no credential crosses to another origin."""
+    if case.kind in matrix.DEADLINES:
+        assert elapsed <= timeout + matrix.OVERSHOOT, f"{case.spec}: {elapsed:.2f} s, {error!r}"
+    if case.kind == "retry-after-zero":
+        polls = counts(emu, case.adapter).polls
+        assert polls <= matrix.MAX_POLLS, f"{case.spec}: {polls} polls in {elapsed:.2f} s"
+    if case.kind == "redirect-foreign":
+        hops = [entry for entry in emu.app_state.requests if entry.get("foreign_hop")]
+        assert hops, "the download never reached the other origin"
+        for hop in hops:
+            sent = set(hop["headers"])
+            assert not sent & {"authorization", "x-api-key", "api-key"}, hop["headers"]
 
 
 def test_fault_matrix_file_is_current() -> None:
@@ -123,4 +158,8 @@ def test_fault_matrix_covers_every_adapter_phase_and_kind() -> None:
         for phase in matrix.phases(adapter):
             kinds = {c.kind for c in cases if (c.adapter, c.phase) == (adapter, phase)}
             assert {"429", "503", "502", "500", "html502", "drop", "slow"} <= kinds
-    assert len(cases) == 2 * (9 + 9) + 2 * (9 + 10 + 9)
+    assert {"trickle", "endless", "oversize", "redirect-foreign"} <= {
+        c.kind for c in cases if c.phase == "download"
+    }
+    # openai, geeknow: submit, download; dimilinks, apimart: submit, poll, download.
+    assert len(cases) == 2 * (14 + 13) + 2 * (13 + 16 + 13)

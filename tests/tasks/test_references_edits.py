@@ -102,6 +102,7 @@ async def test_oversized_file_is_refused_naming_the_item(
 ) -> None:
     big = tmp_path / "huge.png"
     with big.open("wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n")  # local files must start like an image
         handle.truncate(21 * MB)  # sparse: 21 MB without writing them
     async with open_client(mode, "dimilinks", api) as client:
         with pytest.raises(InvalidRequestError) as info:

@@ -19,6 +19,7 @@ from ._generate import edit, generate
 from ._providers import providers
 from ._serve import serve
 from ._tasks import task, tasks
+from ._terminal import echo
 
 
 class ImageBridgeGroup(click.Group):
@@ -42,10 +43,10 @@ class ImageBridgeGroup(click.Group):
             _show_usage_error(error, argv)
             return _finish(ExitCode.INVALID, standalone_mode)
         except click.ClickException as error:
-            click.echo(PREFIX + error.format_message(), err=True)
+            echo(PREFIX + error.format_message(), err=True)
             return _finish(error.exit_code, standalone_mode)
         except click.Abort:
-            click.echo(PREFIX + "interrupted", err=True)
+            echo(PREFIX + "interrupted", err=True)
             return _finish(ExitCode.INTERRUPTED, standalone_mode)
         except BrokenPipeError:
             # The reader went away (``imagebridge providers | head``): stop quietly.
@@ -53,7 +54,7 @@ class ImageBridgeGroup(click.Group):
             os.dup2(devnull, sys.stdout.fileno())
             return _finish(ExitCode.ERROR, standalone_mode)
         except Exception as error:  # a bug: still one line, never a traceback
-            click.echo(f"{PREFIX}unexpected {type(error).__name__}: {error}", err=True)
+            echo(f"{PREFIX}unexpected {type(error).__name__}: {error}", err=True)
             return _finish(ExitCode.ERROR, standalone_mode)
         return _finish(result if isinstance(result, int) else ExitCode.OK, standalone_mode)
 
@@ -62,7 +63,7 @@ def _show_usage_error(error: click.UsageError, argv: list[str]) -> None:
     message = " ".join(error.format_message().split())
     if error.ctx is not None:
         message += f" (see '{error.ctx.command_path} --help')"
-    click.echo(PREFIX + message, err=True)
+    echo(PREFIX + message, err=True)
     if json_requested(argv):
         click.echo(json.dumps({"error": usage_payload(error, message)}))
 

@@ -9,12 +9,20 @@ from typing import Any
 
 import click
 
-from imagebridge import AsyncImageClient, BatchItem, BatchOutcome, ConfigurationError
+from imagebridge import (
+    AsyncImageClient,
+    BatchItem,
+    BatchOutcome,
+    ConfigurationError,
+    InvalidRequestError,
+    Problem,
+)
 
 from ._errors import ErrorContext, ExitCode, report_errors
 from ._generate import _secrets
-from ._options import Connection, image_input
+from ._options import Connection
 from ._output import stderr_is_tty, verbose_logging
+from ._terminal import echo
 
 
 @click.command("batch")
@@ -75,7 +83,9 @@ def batch(
 
     Run the same command again to resume: finished requests are skipped, and tasks that
     were accepted but not saved are fetched without being submitted again. Reference
-    images in a line that are not URLs are files relative to the REQUESTS file.
+    images and masks in a line that are not URLs are image files, relative to the
+    REQUESTS file's folder (absolute paths are taken as written); a file that is not an
+    image is refused before anything is sent.
 
     \b
     Example requests.jsonl:
@@ -87,13 +97,13 @@ def batch(
         json_mode=json_mode, verbose=verbose, provider=provider, secrets=_secrets(connection)
     )
     with verbose_logging(verbose), report_errors(context):
-        items = read_items(requests)
+        numbered = read_items(requests)
         if not provider:
             raise ConfigurationError(
                 "no provider: pass --provider NAME or set IMAGEBRIDGE_PROVIDER"
             )
         outcomes = asyncio.run(
-            _run(connection, items, output, concurrency, report, timeout, verbose)
+            _run(connection, numbered, output, concurrency, report, timeout, verbose)
         )
     counts = {
         status: sum(o.status == status for o in outcomes)
@@ -104,7 +114,7 @@ def batch(
             json.dumps({"counts": counts, "report": str(report or output / "batch-report.jsonl")})
         )
     else:
-        click.echo(
+        echo(
             f"{counts['saved']} saved, {counts['skipped']} skipped (done before),"
             f" {counts['failed']} failed, {counts['unknown']} unknown (submitted, unanswered:"
             f" not resent); report: {report or output / 'batch-report.jsonl'}",
@@ -114,9 +124,12 @@ def batch(
         raise SystemExit(int(ExitCode.PROVIDER))  # details per item are in the report
 
 
-def read_items(path: Path) -> list[BatchItem]:
-    """The batch file's requests; local reference paths resolved next to the file."""
-    items = []
+def read_items(path: Path) -> list[tuple[int, BatchItem]]:
+    """The batch file's requests with their line numbers; local reference and mask paths
+    resolved next to the file and checked to be images. Two lines with one id (an id
+    ``"2"`` beside an id-less line 2) are refused, naming both lines."""
+    items: list[tuple[int, BatchItem]] = []
+    lines: dict[str, int] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -124,24 +137,25 @@ def read_items(path: Path) -> list[BatchItem]:
             data: Any = json.loads(line)
         except ValueError as exc:
             raise click.BadParameter(f"line {number} is not JSON: {exc}") from None
-        if isinstance(data, dict) and isinstance(data.get("reference_images"), list):
-            data["reference_images"] = [
-                _relative(image_input(str(v)), path.parent) for v in data["reference_images"]
-            ]
         try:
-            items.append(BatchItem.from_json(data, number))
+            item = BatchItem.from_json(data, number, folder=path.parent)
+        except InvalidRequestError:
+            raise  # a file that is missing or not an image, named with its line and field
         except ValueError as exc:
             raise click.BadParameter(f"line {number}: {exc}") from None
+        if item.id in lines:
+            raise click.BadParameter(
+                f"line {number}: id {item.id!r} is already the id of line {lines[item.id]}"
+                " (a line without an id takes its line number): ids must be unique"
+            )
+        lines[item.id] = number
+        items.append((number, item))
     return items
-
-
-def _relative(value: str | Path, folder: Path) -> str | Path:
-    return folder / value if isinstance(value, Path) and not value.is_absolute() else value
 
 
 async def _run(
     connection: Connection,
-    items: list[BatchItem],
+    numbered: list[tuple[int, BatchItem]],
     output: Path,
     concurrency: int,
     report: Path | None,
@@ -153,10 +167,28 @@ async def _run(
     async with AsyncImageClient(
         connection.provider, api_key=connection.api_key, base_url=connection.base_url, **extra
     ) as client:
+        _preflight(client, numbered)
+        items = [item for _, item in numbered]
         with _Bar(len(items), verbose) as bar:
             return await client.batch(
                 items, output, concurrency=concurrency, report=report, on_outcome=bar.advance
             )
+
+
+def _preflight(client: AsyncImageClient, numbered: list[tuple[int, BatchItem]]) -> None:
+    """Check every request before any is sent: one invalid line is invalid input (exit 2,
+    every bad line named), not a provider failure found half-way through the batch."""
+    problems: list[Problem] = []
+    for number, item in numbered:
+        try:
+            client._plan("generate", item.prompt, dict(item.fields))
+        except InvalidRequestError as error:
+            found = error.problems or [Problem("request", item.prompt, error.message)]
+            problems.extend(
+                Problem(f"line {number}: {p.field}", p.value, p.reason, p.allowed) for p in found
+            )
+    if problems:
+        raise InvalidRequestError(problems, provider=client.provider)
 
 
 class _Bar:
@@ -181,7 +213,7 @@ class _Bar:
         if self._progress is not None:
             self._progress.update(self._task, advance=1)
         elif self.verbose:
-            click.echo(f"imagebridge: {outcome.id}: {outcome.status}", err=True)
+            echo(f"imagebridge: {outcome.id}: {outcome.status}", err=True)
 
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:

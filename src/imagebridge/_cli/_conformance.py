@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ._errors import PREFIX, ExitCode
+from ._terminal import echo
 
 
 @click.command("conformance")
@@ -32,7 +33,7 @@ def conformance(provider: str | None, cassettes: Path | None) -> None:
     try:
         from imagebridge.testing import format_table, run_conformance
     except ImportError as exc:  # respx missing
-        click.echo(
+        echo(
             f"{PREFIX}the conformance kit needs the 'testing' extra:"
             f" pip install 'imagebridge[testing]' ({exc})",
             err=True,
@@ -41,8 +42,8 @@ def conformance(provider: str | None, cassettes: Path | None) -> None:
     try:
         outcomes = run_conformance(provider, cassettes)
     except FileNotFoundError as exc:
-        click.echo(f"{PREFIX}{exc}", err=True)
+        echo(f"{PREFIX}{exc}", err=True)
         raise SystemExit(int(ExitCode.INVALID)) from None
-    click.echo(format_table(outcomes))
+    echo(format_table(outcomes), keep_lines=True)
     if not all(outcome.ok for outcome in outcomes):
         raise SystemExit(int(ExitCode.ERROR))

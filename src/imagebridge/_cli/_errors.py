@@ -9,7 +9,6 @@ from a provider failure.
 from __future__ import annotations
 
 import json
-import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,13 +19,21 @@ import click
 
 from imagebridge import (
     APIConnectionError,
+    BadRequestError,
     ConfigurationError,
+    ContentPolicyError,
     ImageBridgeError,
     ImageTimeoutError,
+    InsufficientBalanceError,
     InvalidRequestError,
+    NotFoundError,
     ProviderError,
     TaskFailedError,
 )
+from imagebridge._redact import Redactor
+
+from ._output import scrubbing
+from ._terminal import echo, traceback_text
 
 PREFIX = "imagebridge: error: "
 
@@ -89,8 +96,8 @@ class CliError(Exception):
 
     def show(self) -> None:
         if self.details:
-            click.echo(self.details.rstrip(), err=True)
-        click.echo(PREFIX + self.message, err=True)
+            echo(self.details.rstrip(), err=True, keep_lines=True)
+        echo(PREFIX + self.message, err=True)
         if self.payload is not None:
             click.echo(json.dumps({"error": self.payload}))
 
@@ -105,12 +112,17 @@ class ErrorContext:
     secrets: list[str] = field(default_factory=list)
     #: Extra keys for the JSON error object (e.g. the images saved before a failure).
     extra: dict[str, Any] = field(default_factory=dict)
+    _redactor: Redactor | None = field(default=None, init=False, repr=False)
+
+    @property
+    def redactor(self) -> Redactor:
+        """The run's keys, in every spelling (see :mod:`imagebridge._redact`)."""
+        if self._redactor is None:
+            self._redactor = Redactor(self.secrets)
+        return self._redactor
 
     def scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
-        return text
+        return self.redactor.text(text)
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
@@ -136,6 +148,7 @@ def describe(error: ImageBridgeError, provider: str | None = None) -> str:
         text = text.replace("pass api_key=", "pass --api-key").replace(
             "pass base_url=", "pass --base-url"
         )
+        text = text.replace("the API key from api_key=", "the API key from --api-key")
     if isinstance(error, ProviderError):
         bits = [error.provider]
         if error.status_code is not None:
@@ -146,7 +159,7 @@ def describe(error: ImageBridgeError, provider: str | None = None) -> str:
     task_id = error.task_id
     if task_id:
         name = getattr(error, "provider", None) or provider or "PROVIDER"
-        if isinstance(error, TaskFailedError):
+        if task_is_over(error):
             if f"task {task_id}" not in text:
                 text += f" (task {task_id})"
         else:
@@ -155,6 +168,17 @@ def describe(error: ImageBridgeError, provider: str | None = None) -> str:
                 f" imagebridge task {task_id} --provider {name})"
             )
     return " ".join(text.split())
+
+
+def task_is_over(error: ImageBridgeError) -> bool:
+    """Whether the accepted task behind ``error`` can no longer give images, so resuming it
+    is pointless: it failed or was refused, or the provider does not know it (404) or
+    rejects asking for it (400). A timeout, a lost connection, a 5xx or a 429 leave it
+    running: those get the resume hint."""
+    if isinstance(error, TaskFailedError | ContentPolicyError | NotFoundError | BadRequestError):
+        return True
+    # A task that ended for want of balance has no HTTP status; a 402 on a poll does not end it.
+    return isinstance(error, InsufficientBalanceError) and error.status_code is None
 
 
 def payload_for(error: BaseException, message: str) -> dict[str, Any]:
@@ -179,12 +203,18 @@ def payload_for(error: BaseException, message: str) -> dict[str, Any]:
 
 @contextmanager
 def report_errors(context: ErrorContext) -> Iterator[ErrorContext]:
-    """Turn any failure in the block into a :class:`CliError` (no traceback unless verbose)."""
+    """Turn any failure in the block into a :class:`CliError` (no traceback unless verbose).
+
+    What the block prints, and any error it reports, is scrubbed of the run's keys."""
     try:
-        yield context
-    except (CliError, click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+        with scrubbing(context.redactor):
+            yield context
+    except CliError as error:
+        raise _scrubbed(error, context) from None
+    except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
         raise
     except ImageBridgeError as error:
+        error.scrub(context.redactor)
         raise _cli_error(error, describe(error, context.provider), context) from None
     except OSError as error:
         raise _cli_error(error, _os_message(error), context) from None
@@ -193,19 +223,26 @@ def report_errors(context: ErrorContext) -> Iterator[ErrorContext]:
 
 
 def _cli_error(error: BaseException, message: str, context: ErrorContext) -> CliError:
-    message = context.scrub(message)
     payload = None
     if context.json_mode:
-        payload = _scrub_payload({**payload_for(error, message), **context.extra}, context)
+        payload = {**payload_for(error, message), **context.extra}
     details = None
     if context.verbose:
-        details = context.scrub("".join(traceback.format_exception(error)))
-    return CliError(message, exit_code_for(error), payload=payload, details=details)
+        details = traceback_text(error)
+    return _scrubbed(
+        CliError(message, exit_code_for(error), payload=payload, details=details), context
+    )
 
 
-def _scrub_payload(payload: dict[str, Any], context: ErrorContext) -> dict[str, Any]:
-    scrubbed: dict[str, Any] = json.loads(context.scrub(json.dumps(payload, default=str)))
-    return scrubbed
+def _scrubbed(error: CliError, context: ErrorContext) -> CliError:
+    """``error`` with the run's keys taken out of its message, JSON object and traceback."""
+    error.message = context.scrub(error.message)
+    error.args = (error.message,)
+    if error.payload is not None:
+        error.payload = context.redactor.obj(json.loads(json.dumps(error.payload, default=str)))
+    if error.details is not None:
+        error.details = context.scrub(error.details)
+    return error
 
 
 def _os_message(error: OSError) -> str:

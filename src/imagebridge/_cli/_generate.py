@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from imagebridge import (
     ImageResult,
     default_registry,
 )
+from imagebridge._files import usable_folder
 
 from ._errors import CliError, ErrorContext, ExitCode, report_errors
 from ._options import (
@@ -27,6 +29,7 @@ from ._options import (
     split_params,
 )
 from ._output import ProgressReporter, emit_result, emit_task, save_images, verbose_logging
+from ._terminal import echo
 
 
 @click.command()
@@ -81,8 +84,9 @@ def generate(prompt: str, references: tuple[str, ...], **params: Any) -> None:
 def edit(prompt: str, images: tuple[str, ...], mask: str | None, **params: Any) -> None:
     """Edit one or more images by PROMPT and save the results.
 
-    Output is the same as for 'generate'. Edits are never submitted as asynchronous tasks,
-    so --no-wait is refused.
+    Output is the same as for 'generate'. An edit is always waited for, so --no-wait is
+    refused, though a provider may run it as a task of its own (dimilinks does: the task's
+    id is the "task_id" of the --json output).
 
     \b
     Examples:
@@ -91,7 +95,7 @@ def edit(prompt: str, images: tuple[str, ...], mask: str | None, **params: Any) 
     """
     connection, fields, settings = split_params(params)
     if settings.no_wait:
-        raise click.UsageError("--no-wait is only for 'generate': edits are not submitted as tasks")
+        raise click.UsageError("--no-wait is only for 'generate': an edit is always waited for")
     execute(
         connection,
         settings,
@@ -123,6 +127,7 @@ def execute(
             if settings.no_wait:
                 emit_task(client.submit(prompt, **fields), settings.json_mode)
                 return
+            usable_folder(settings.output)  # before paying for an image it could not save
             result, entries = _run(client, settings, context, prompt, fields, images, mask)
         emit_result(result, entries, settings.json_mode)
 
@@ -137,6 +142,7 @@ def _run(
     mask: str | Path | None,
 ) -> tuple[ImageResult, list[dict[str, Any]]]:
     """Generate or edit with progress shown, and save the images."""
+    began = time.monotonic()
     with ProgressReporter(settings.verbose) as reporter:
         try:
             if images is None:
@@ -151,7 +157,7 @@ def _run(
                 raise
             raise _interrupted(reporter.task_id, context) from None
         reporter.note("saving")
-        return result, save_images(result, settings.output)
+        return result, save_images(result, settings.output, began=began, timeout=client.timeout)
 
 
 def open_client(connection: Connection, settings: RunSettings) -> ImageClient:
@@ -176,13 +182,13 @@ def _save_partial(error: ImageBridgeError, settings: RunSettings, context: Error
     try:
         entries = save_images(error.partial, settings.output)
     except (ImageBridgeError, OSError) as exc:
-        click.echo(f"warning: could not save the images made before the error: {exc}", err=True)
+        echo(f"warning: could not save the images made before the error: {exc}", err=True)
         return
     if settings.json_mode:
         context.extra["partial"] = {**error.partial.to_dict(), "images": entries}
     else:
         for entry in entries:
-            click.echo(entry["path"])
+            echo(entry["path"])
 
 
 def _interrupted(task_id: str, context: ErrorContext) -> CliError:

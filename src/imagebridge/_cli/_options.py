@@ -119,34 +119,40 @@ def request_options(function: F) -> F:
 
 def run_options(function: F) -> F:
     """--output, --json, --timeout, --no-wait, --verbose."""
-    return _apply(
-        function,
-        [
-            click.option(
-                "--output",
-                "-o",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=Path(),
-                show_default="current directory",
-                help="Directory to save the images in (created if missing).",
-            ),
-            click.option("--json", "json_mode", is_flag=True, help="Print one JSON object."),
-            click.option(
-                "--timeout",
-                type=click.FloatRange(min=0, min_open=True),
-                metavar="SECONDS",
-                help="Overall deadline of the job (submit, polling, download).",
-            ),
-            click.option(
-                "--no-wait",
-                is_flag=True,
-                help="Submit an asynchronous task, print its id and exit.",
-            ),
-            click.option(
-                "--verbose", "-v", is_flag=True, help="Log requests and responses (keys redacted)."
-            ),
-        ],
+    no_wait = click.option(
+        "--no-wait", is_flag=True, help="Submit an asynchronous task, print its id and exit."
     )
+    return _apply(function, _output_options(no_wait))
+
+
+def fetch_options(function: F) -> F:
+    """--output, --json, --timeout, --verbose: :func:`run_options` without --no-wait (for
+    ``task``, whose own --wait/--no-wait pair means something else)."""
+    return _apply(function, _output_options())
+
+
+def _output_options(*extra: Callable[[F], F]) -> list[Callable[[F], F]]:
+    return [
+        click.option(
+            "--output",
+            "-o",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path(),
+            show_default="current directory",
+            help="Directory to save the images in (created if missing).",
+        ),
+        click.option("--json", "json_mode", is_flag=True, help="Print one JSON object."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help="Overall deadline of the job (submit, polling, download).",
+        ),
+        *extra,
+        click.option(
+            "--verbose", "-v", is_flag=True, help="Log requests and responses (keys redacted)."
+        ),
+    ]
 
 
 @dataclass(frozen=True)

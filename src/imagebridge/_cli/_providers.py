@@ -14,6 +14,7 @@ from imagebridge import Capabilities, Registry, default_registry
 from imagebridge._adapter import Adapter
 
 from ._errors import ErrorContext, report_errors
+from ._terminal import echo
 
 ANY = "*"
 
@@ -40,7 +41,7 @@ def providers(names: tuple[str, ...], json_mode: bool) -> None:
         return
     width = min(shutil.get_terminal_size().columns, 100)
     blocks = [render_provider(cls, caps, width) for cls, caps in listing]
-    click.echo("\n\n".join(blocks) if blocks else "no providers installed")
+    echo("\n\n".join(blocks) if blocks else "no providers installed", keep_lines=True)
 
 
 def model_capabilities(registry: Registry, cls: type[Adapter]) -> dict[str, Capabilities]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._errors import CliError, ExitCode
+from ._terminal import echo
 
 #: The emulator's dialects (``imagebridge._emulator.DIALECTS``), listed here so that
 #: ``--help`` does not import the server stack.
@@ -16,7 +17,11 @@ MISSING_SERVER_EXTRA = "the emulator needs the 'server' extra: pip install 'imag
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
-    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port."
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="TCP port (0: any free one, shown in the first line printed).",
 )
 @click.option(
     "--dialect",
@@ -43,8 +48,8 @@ MISSING_SERVER_EXTRA = "the emulator needs the 'server' extra: pip install 'imag
     "faults",
     multiple=True,
     metavar="SPEC",
-    help="Inject a fault (repeatable): [DIALECT/]PHASE:KIND[:COUNT][:ARG], e.g."
-    " 'submit:429:1:2' or 'poll:html502:2'.",
+    help="Inject a fault (repeatable): `[DIALECT/]PHASE:KIND[:COUNT][:ARG]`, e.g."
+    " `submit:429:1:2` or `poll:html502:2`.",
 )
 def serve(
     host: str,
@@ -79,6 +84,7 @@ def serve(
     try:
         from imagebridge._emulator import EmulatorConfig
         from imagebridge._emulator import serve as run_server
+        from imagebridge._emulator._server import bind
     except ImportError:
         raise CliError(MISSING_SERVER_EXTRA, ExitCode.INVALID) from None
     try:
@@ -88,11 +94,18 @@ def serve(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--fault'") from None
     shown_host = f"[{host}]" if ":" in host else host
+    try:
+        # Bound before the banner: a busy port is one error line, and port 0 a real one.
+        sock = bind(host, port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CliError(f"cannot listen on {shown_host}:{port}: {reason}", ExitCode.ERROR) from None
+    port = sock.getsockname()[1]
     others = ", ".join(f"/{name}/v1" for name in DIALECTS)
-    click.echo(
+    echo(
         f"imagebridge emulator on http://{shown_host}:{port}/v1 (dialect {dialect}; also {others})",
         err=True,
     )
     for spec in faults:
-        click.echo(f"imagebridge emulator: fault {spec}", err=True)
-    run_server(host, port, config)
+        echo(f"imagebridge emulator: fault {spec}", err=True)
+    run_server(host, port, config, sock=sock)

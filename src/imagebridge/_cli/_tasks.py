@@ -11,12 +11,14 @@ from typing import Any
 import click
 
 from imagebridge import ImageResult, TaskHandle, TaskJournal, TaskState
+from imagebridge._files import usable_folder
 from imagebridge._journal import open_default_journal
 
 from ._errors import CliError, ErrorContext, ExitCode, report_errors
 from ._generate import _secrets, open_client
-from ._options import Connection, RunSettings, run_options
+from ._options import Connection, RunSettings, fetch_options
 from ._output import ProgressReporter, emit_result, save_images, verbose_logging
+from ._terminal import echo
 
 
 @click.command("task")
@@ -31,8 +33,12 @@ from ._output import ProgressReporter, emit_result, save_images, verbose_logging
 )
 @click.option("--base-url", metavar="URL", help="API base URL (default: from the journal).")
 @click.option("--api-key", metavar="KEY", help="API key (default: $<PROVIDER>_API_KEY).")
-@click.option("--wait", is_flag=True, help="Wait until the task finishes (else look once).")
-@run_options
+@click.option(
+    "--wait/--no-wait",
+    default=False,
+    help="Poll until the task finishes, or look once (the default).",
+)
+@fetch_options
 def task(
     task_id: str,
     provider: str | None,
@@ -43,9 +49,9 @@ def task(
 ) -> None:
     """Fetch an accepted task (TASK_ID) and save its images.
 
-    Without --wait it asks once: a finished task's images are saved; an unfinished one is
-    reported with its status and exit code 4. With --wait it polls until the task ends,
-    within --timeout. The provider and base URL are taken from the task journal when the
+    By default (--no-wait) it asks once: a finished task's images are saved; an unfinished
+    one is reported with its status and exit code 4. With --wait it polls until the task
+    ends, within --timeout. The provider and base URL are taken from the task journal when the
     task was submitted on this machine.
 
     \b
@@ -60,7 +66,8 @@ def task(
         no_wait=False,
         verbose=params["verbose"],
     )
-    handle = _journaled(task_id, provider, base_url)
+    with report_errors(ErrorContext(json_mode=settings.json_mode, verbose=settings.verbose)):
+        handle = _journaled(task_id, provider, base_url)
     if handle is not None:
         provider = provider or handle.provider
         base_url = base_url or handle.base_url
@@ -76,6 +83,8 @@ def task(
             target: TaskHandle | str = handle if handle is not None else task_id
             if handle is not None and handle.base_url.rstrip("/") != client.base_url:
                 target = task_id  # the user pointed at another endpoint on purpose
+            usable_folder(settings.output)  # before fetching images it could not save
+            began = time.monotonic()
             with ProgressReporter(settings.verbose) as reporter:
                 if wait:
                     outcome: ImageResult | TaskState = client.wait(target, on_progress=reporter)
@@ -83,7 +92,7 @@ def task(
                     outcome = client.check(target)
             if isinstance(outcome, TaskState):
                 raise _unfinished(task_id, outcome, settings.json_mode)
-            entries = save_images(outcome, settings.output)
+            entries = save_images(outcome, settings.output, began=began, timeout=client.timeout)
         emit_result(outcome, entries, settings.json_mode)
 
 
@@ -124,8 +133,9 @@ def tasks(show_all: bool, json_mode: bool) -> None:
     Each can be resumed with 'imagebridge task TASK_ID'. The journal is a SQLite file in the
     user data directory (IMAGEBRIDGE_JOURNAL sets another path, or 'off').
     """
-    journal = open_default_journal()
-    entries = _entries(journal, show_all)
+    with report_errors(ErrorContext(json_mode=json_mode)):
+        journal = open_default_journal()
+        entries = _entries(journal, show_all)
     if json_mode:
         rows = [
             {
@@ -143,19 +153,19 @@ def tasks(show_all: bool, json_mode: bool) -> None:
         click.echo(json.dumps({"journal": str(journal.path) if journal else None, "tasks": rows}))
         return
     if journal is None:
-        click.echo("the task journal is off (IMAGEBRIDGE_JOURNAL=off)", err=True)
+        echo("the task journal is off (IMAGEBRIDGE_JOURNAL=off)", err=True)
         return
     if not entries:
-        click.echo("no unfinished tasks" if not show_all else "the journal is empty", err=True)
+        echo("no unfinished tasks" if not show_all else "the journal is empty", err=True)
         return
     for e in entries:
         age = _age(time.time() - e.created_at)
         line = f"{e.task.task_id}  {e.task.provider}  {e.state}  {age} ago  {e.task.base_url}"
         if e.error:
             line += f"  ({e.error})"
-        click.echo(line)
+        echo(line)
     if not show_all:
-        click.echo("resume one with: imagebridge task TASK_ID --wait --output DIR", err=True)
+        echo("resume one with: imagebridge task TASK_ID --wait --output DIR", err=True)
 
 
 def _entries(journal: TaskJournal | None, show_all: bool) -> list[Any]:

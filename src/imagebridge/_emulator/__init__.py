@@ -55,12 +55,36 @@ do. A fault spec is ``[DIALECT/]PHASE:KIND[:COUNT][:ARG]``:
   - ``never`` (poll only): the task reports ``in_progress`` (50 %) while the fault lasts;
   - ``fail`` (poll only): the task ends as failed, with code ARG (default ``upstream_error``);
   - ``expired`` (download only): ``/p/img`` answers 410 ``url_expired`` (dimilinks shape),
-    ``/files`` a 403 XML page as an expired blob SAS link does.
+    ``/files`` a 403 XML page as an expired blob SAS link does;
+  - ``trickle``: the dialect answers; the status line and headers go at once, then the body
+    one byte every ARG seconds (default 1), until it is sent or the client hangs up (the
+    status line and headers cannot be trickled through an ASGI server);
+  - ``endless``: the dialect answers (a submit is accepted), but the client gets a 200 whose
+    chunked body never ends: the start of a real answer (``{"data":[{"b64_json":"``, for a
+    download a PNG signature), then ``A`` as fast as the client reads, until it hangs up; the
+    emulator hangs up itself after ARG bytes (default and most: 2 GiB);
+  - ``oversize``: the same, announcing ``Content-Length: ARG`` (default 5,000,000,000); a
+    body of at most 2 GiB is sent whole, a larger one is cut there;
+  - ``deepjson`` (submit, poll): the dialect answers, the client gets a 200 JSON body of ARG
+    nested lists (default 100,000): ``[[[...]]]``;
+  - ``retry-after-zero`` (poll only): the task is held as by ``never``, and each answer
+    carries ``Retry-After: ARG`` (default ``0``; any header value, e.g. ``-1`` or ``nan``;
+    ``past``: an HTTP date of 2001; ``ms=VALUE``: ``retry-after-ms: VALUE`` instead);
+  - ``redirect-foreign`` (download only): a 302 to the same path and query on another
+    origin: ARG (``[scheme://]host[:port]``, the request's port when none) or by default
+    ``localhost`` on the same port (``127.0.0.1`` when the request came to localhost). The
+    emulator serves the hop that reaches it there (until the next reset) without faults,
+    logged with ``foreign_hop: true`` and the headers that arrived, so a test sees what
+    crossed;
+  - ``link-local`` (submit, poll): the dialect answers with its result URLs moved to
+    ``http://ARG/...`` (default ``169.254.169.254``; any spelling, e.g. ``[fd00:ec2::254]``
+    or ``0xa9fea9fe``), as a hostile server pointing a client at cloud metadata would.
 
 - ``COUNT``: how many matching requests get the fault (``*`` or empty: all); then it is spent.
 
 Examples: ``submit:429:1`` (the first submit is refused, Retry-After 1 s), ``poll:html502:2``,
-``dimilinks/poll:never``, ``poll:fail:1:content_moderation``, ``submit:slow:*:0.5``.
+``dimilinks/poll:never``, ``poll:fail:1:content_moderation``, ``submit:slow:*:0.5``,
+``download:trickle:*:0.2``, ``poll:retry-after-zero:*:-1``, ``submit:oversize:1:1000``.
 
 Faults come from ``EmulatorConfig(faults=[...])`` (``imagebridge serve --fault SPEC``,
 repeatable), from a request's own ``X-Emulator-Fault: SPEC[, SPEC...]`` header (for that
@@ -70,13 +94,16 @@ finish later), ``GET`` lists them with their ``remaining`` counts (in-process:
 ``EmulatorServer.app_state.faults.replace([...])``). Per request, every matching ``slow``,
 ``never`` and ``fail`` applies and the first fault of another kind decides the answer. A
 faulted request is logged with ``faults``: the specs it got. ``drop``, ``drop-before`` and
-``timeout-after-accept`` close the connection through uvicorn's transport; under another
-server they raise :class:`ConnectionResetError` in the app instead.
+``timeout-after-accept`` (and ``endless`` or ``oversize`` at their limit) close the connection
+through uvicorn's transport; under another server they raise :class:`ConnectionResetError` in
+the app instead. The stream kinds (``trickle``, ``endless``, ``oversize``) stop as soon as the
+client hangs up.
 
 Counters: ``GET /_emulator/stats`` (``EmulatorState.stats()``) has, per dialect, ``submits``
 (received, faulted ones included), ``accepted`` (answered 2xx by the dialect, even when the
 client never got the answer: each is a paid job), ``polls``, ``downloads``, the ``tasks``
-created and ``faults_applied``. ``POST /_emulator/reset`` clears them with the log.
+created, ``faults_applied`` and ``streams_open`` (stream faults still sending: 0 soon after
+their clients hang up). ``POST /_emulator/reset`` clears them with the log.
 
 Use :class:`EmulatorServer` in tests (a uvicorn thread on a free loopback port), or
 :func:`create_app` with an in-process ASGI transport, or :func:`serve` from a shell. The

@@ -9,7 +9,8 @@ Key-free routes at the origin root:
 - ``GET /_emulator/requests``: the request log as JSON; ``POST /_emulator/reset`` clears it
   and the counters.
 - ``GET /_emulator/stats``: the counters per dialect (``submits``, ``accepted``, ``polls``,
-  ``downloads``), the tasks per dialect and the number of faults applied.
+  ``downloads``), the tasks per dialect, the number of faults applied and the hostile
+  streams still being sent (``streams_open``).
 - ``GET /_emulator/faults``: the active faults; ``POST`` a JSON list of specs replaces them
   (``[]`` clears them).
 

@@ -13,6 +13,7 @@ keep their count).
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,12 +36,23 @@ KINDS: dict[str, tuple[str, ...]] = {
     "never": ("poll",),
     "fail": ("poll",),
     "expired": ("download",),
+    "trickle": _ANY,
+    "endless": _ANY,
+    "oversize": _ANY,
+    "deepjson": ("submit", "poll"),
+    "retry-after-zero": ("poll",),
+    "redirect-foreign": ("download",),
+    "link-local": ("submit", "poll"),
 }
 
 #: Kinds that change the request and let later faults apply too.
 MODIFIERS = frozenset({"slow", "never", "fail"})
 #: Kinds whose ARG is a number of seconds.
-_SECONDS = frozenset({"429", "slow", "timeout-after-accept"})
+_SECONDS = frozenset({"429", "slow", "timeout-after-accept", "trickle"})
+#: Kinds whose ARG is a whole number (of bytes, or of levels for ``deepjson``).
+_NUMBERS = frozenset({"endless", "oversize", "deepjson"})
+#: Kinds whose ARG is a host.
+_HOSTS = frozenset({"redirect-foreign", "link-local"})
 #: Kinds whose ARG is a provider error code.
 _CODES = frozenset({"500", "502", "503", "fail"})
 #: Kinds that take no ARG.
@@ -52,9 +64,25 @@ DEFAULT_CODES: dict[str, str] = {
     "503": "service_unavailable",
     "fail": "upstream_error",
 }
-DEFAULT_SECONDS: dict[str, float] = {"429": 1.0, "slow": 1.0, "timeout-after-accept": 0.0}
+DEFAULT_SECONDS: dict[str, float] = {
+    "429": 1.0,
+    "slow": 1.0,
+    "timeout-after-accept": 0.0,
+    "trickle": 1.0,
+}
+#: The most an ``endless`` or ``oversize`` answer sends before the emulator hangs up.
+STREAM_LIMIT = 2 * 1024**3
+#: Defaults and upper bounds of the whole-number ARGs.
+DEFAULT_NUMBERS: dict[str, int] = {
+    "endless": STREAM_LIMIT,
+    "oversize": 5_000_000_000,
+    "deepjson": 100_000,
+}
+MAX_NUMBERS: dict[str, int] = {"endless": STREAM_LIMIT, "oversize": 10**15, "deepjson": 10_000_000}
 
 _DIALECTS = ("openai", "geeknow", "dimilinks", "apimart")
+#: ``[http[s]://]host[:port]``: a name, an IPv4 address in any spelling or a bracketed IPv6.
+_HOST = re.compile(r"(?:https?://)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.%A-Za-z]+\])(?::[0-9]{1,5})?")
 
 
 @dataclass
@@ -87,8 +115,14 @@ class Fault:
     @property
     def seconds(self) -> float:
         """ARG as seconds (``429``: Retry-After, ``slow``: delay, ``timeout-after-accept``:
-        how long to hang before hanging up)."""
+        how long to hang before hanging up, ``trickle``: the pause before each byte)."""
         return float(self.arg) if self.arg is not None else DEFAULT_SECONDS.get(self.kind, 0.0)
+
+    @property
+    def number(self) -> int:
+        """ARG as a whole number (``endless``: bytes before the emulator hangs up,
+        ``oversize``: the announced ``Content-Length``, ``deepjson``: nesting depth)."""
+        return int(self.arg) if self.arg is not None else DEFAULT_NUMBERS.get(self.kind, 0)
 
     @property
     def code(self) -> str:
@@ -165,6 +199,20 @@ def _arg(raw: str, kind: str, arg: str | None) -> str | None:
             raise ValueError(f"fault {raw!r}: ARG must be a number of seconds >= 0")
     elif kind in _CODES and not all(ch.isalnum() or ch in "_.-" for ch in arg):
         raise ValueError(f"fault {raw!r}: ARG must be an error code ([A-Za-z0-9_.-])")
+    elif kind in _NUMBERS:
+        top = MAX_NUMBERS[kind]
+        if not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= top):
+            raise ValueError(f"fault {raw!r}: ARG must be a whole number from 1 to {top}")
+    elif kind in _HOSTS:
+        scheme = kind == "redirect-foreign"
+        if not _HOST.fullmatch(arg) or ("://" in arg and not scheme):
+            what = "a scheme and " if scheme else ""
+            raise ValueError(
+                f"fault {raw!r}: ARG must be a host, optionally with {what}a port,"
+                " e.g. localhost:8000 or [fd00:ec2::254]"
+            )
+    elif kind == "retry-after-zero" and not all(32 <= ord(ch) < 127 for ch in arg):
+        raise ValueError(f"fault {raw!r}: ARG must be printable ASCII (a header value)")
     return arg
 
 

@@ -33,6 +33,9 @@ MAX_LOGGED_STRING = 64 * 1024
 FAULTS_KEY = "imagebridge.emulator.faults"
 #: The ASGI scope key set by a ``poll:never`` fault: the task must not look finished.
 HELD_KEY = "imagebridge.emulator.held"
+#: The ASGI scope key of the second hop of a ``redirect-foreign`` download (logged as
+#: ``foreign_hop``, with the headers that reached the other origin).
+FOREIGN_KEY = "imagebridge.emulator.foreign"
 #: The furthest a held task gets (``in_progress``, 50 %).
 HELD_FRACTION = 0.5
 
@@ -175,4 +178,6 @@ def base_entry(scope: Scope) -> dict[str, Any]:
     faults = scope.get(FAULTS_KEY)
     if faults:
         entry["faults"] = list(faults)
+    if scope.get(FOREIGN_KEY):
+        entry["foreign_hop"] = True
     return entry

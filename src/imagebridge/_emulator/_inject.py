@@ -10,10 +10,14 @@ or with its task held or failed), answers in the dialect's place (``429``, ``5xx
 - ``drop`` lets the dialect answer, sends the status line, the headers and half of the body,
   then closes the connection;
 - ``timeout-after-accept`` lets the dialect answer (so the task exists), throws the answer
-  away, waits ``ARG`` seconds or until the client gives up, then closes the connection.
+  away, waits ``ARG`` seconds or until the client gives up, then closes the connection;
+- ``trickle``, ``endless``, ``oversize``, ``deepjson`` and ``link-local`` let the dialect
+  answer too, then send that answer slowly or changed, or a hostile one in its place
+  (:mod:`._hostile`); ``retry-after-zero`` holds the task and adds its header;
+  ``redirect-foreign`` answers a 302 and serves the hop to the other origin without faults.
 
 Closing needs the server's transport, which uvicorn's ``receive`` callable carries; under any
-other server (or an in-process ASGI transport) those three kinds raise
+other server (or an in-process ASGI transport) the kinds that close it raise
 :class:`ConnectionResetError` from the app instead, and the server decides what the client
 sees.
 """
@@ -32,17 +36,20 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import _hostile as hostile
 from ._config import DIALECTS
 from ._dimilinks import error_style
 from ._errors import ApiError, render_error
 from ._faults import Fault, parse_faults
-from ._http import FAULTS_KEY, HELD_KEY, base_entry, clip
+from ._http import FAULTS_KEY, FOREIGN_KEY, HELD_KEY, base_entry, clip
 from ._store import EmulatorState
 
 HEADER = "x-emulator-fault"
 
 _API_PATH = re.compile(r"^/(?:(?P<dialect>[a-z]+)/)?v1/(?P<rest>.*)$")
 _COUNTERS = {"submit": "submits", "poll": "polls", "download": "downloads"}
+#: Kinds that run the dialect, then send its answer in a hostile way or another in its place.
+_CAPTURED = frozenset({"trickle", "endless", "oversize", "deepjson", "link-local"})
 
 NGINX_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -108,6 +115,11 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         self.state.count(_COUNTERS[target.phase], target.dialect)
+        if target.phase == "download" and Request(scope).url.netloc.lower() in self.state.foreign:
+            # The second hop of a redirect-foreign: served as is, and marked in the log.
+            scope[FOREIGN_KEY] = True
+            await self.app(scope, receive, send)
+            return
         try:
             own = parse_faults(_header(scope))
         except ValueError as exc:
@@ -143,6 +155,20 @@ class FaultInjector:
             await hang_up(server)
         elif final.kind == "drop-before":
             await self._answer(scope, receive, send, None, server)
+        elif final.kind in _CAPTURED:
+            messages = await self._capture(scope, receive, target)
+            await self._hostile(final, target, messages, scope, receive, send, server)
+        elif final.kind == "retry-after-zero":
+            scope[HELD_KEY] = True
+            header = hostile.retry_after_header(final)
+            await self.app(
+                scope, receive, hostile.with_header(self._observer(target, send), header)
+            )
+        elif final.kind == "redirect-foreign":
+            scheme, netloc = hostile.foreign_netloc(Request(scope), final)
+            self.state.foreign.add(netloc)
+            redirect = hostile.redirect(Request(scope), scheme, netloc)
+            await self._answer(scope, receive, send, redirect, server)
         else:
             await self._answer(scope, receive, send, _response(final, target), server)
 
@@ -166,6 +192,39 @@ class FaultInjector:
 
         await self.app(scope, receive, keep)
         return messages
+
+    async def _hostile(
+        self,
+        fault: Fault,
+        target: Target,
+        messages: list[Message],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        server: Receive,
+    ) -> None:
+        """Send a captured answer the way ``fault`` says, or a hostile one in its place."""
+        if fault.kind == "deepjson":
+            await hostile.deep_json(fault.number)(scope, receive, send)
+            return
+        if fault.kind == "link-local":
+            for message in hostile.link_local(messages, Request(scope), fault):
+                await send(message)
+            return
+        hangup = hostile.Hangup(receive)
+        self.state.streaming(+1)
+        try:
+            if fault.kind == "trickle":
+                await hostile.trickle(messages, send, hangup, fault.seconds)
+                return
+            length = fault.number if fault.kind == "oversize" else None
+            limit = hostile.stream_limit(fault)
+            whole = await hostile.pour(send, hangup, target.phase, limit, length)
+            if not whole and not hangup.gone:
+                await hang_up(server)
+        finally:
+            self.state.streaming(-1)
+            await hangup.close()
 
     def _accepted(self, target: Target, status: int) -> None:
         if target.phase == "submit" and 200 <= status < 300:

@@ -16,10 +16,42 @@ from ._config import EmulatorConfig
 from ._store import EmulatorState
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, config: EmulatorConfig | None = None) -> None:
-    """Serve an emulator app with uvicorn until interrupted."""
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (port 0: a free one; ``getsockname()`` tells which).
+
+    Raises :class:`OSError` when the address is taken or not allowed, before anything runs.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # proto is TCP, and without it keep-alive requests stall ~40 ms (Nagle + delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    config: EmulatorConfig | None = None,
+    *,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve an emulator app with uvicorn until interrupted, on ``sock`` (from :func:`bind`)
+    if given, else on ``host:port``."""
+    sock = sock if sock is not None else bind(host, port)
     # Access logs would go to stdout; the emulator's own request log is /_emulator/requests.
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+    options = uvicorn.Config(create_app(config), log_level="warning", access_log=False)
+    try:
+        uvicorn.Server(options).run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C is how it is stopped
+        pass
+    finally:
+        sock.close()
 
 
 class EmulatorServer:
@@ -46,12 +78,7 @@ class EmulatorServer:
         return f"{self.origin}/{dialect}/v1" if dialect else f"{self.origin}/v1"
 
     def __enter__(self) -> EmulatorServer:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose
-        # proto is TCP, and without it keep-alive requests stall ~40 ms (Nagle + delayed ACK).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        sock = bind(self.host, 0)
         port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,

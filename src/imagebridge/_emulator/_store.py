@@ -77,8 +77,13 @@ class EmulatorState:
         #: The dialect that made each ``/files/<name>`` image.
         self.file_dialects: dict[str, str] = {}
         self.faults = FaultSet(config.faults)
+        #: The ``host:port`` origins ``redirect-foreign`` faults sent downloads to: downloads
+        #: that reach the emulator there are the foreign hops (served without faults).
+        self.foreign: set[str] = set()
         self._requests: list[dict[str, Any]] = []
         self._counts = _zero_counts()
+        #: Hostile streams (``trickle``, ``endless``, ``oversize``) being sent right now.
+        self._streams = 0
         self._secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
 
@@ -95,10 +100,12 @@ class EmulatorState:
             self._requests.append(entry)
 
     def reset(self) -> None:
-        """Clear the request log and the counters (the active faults stay)."""
+        """Clear the request log, the counters and the foreign origins (the active faults
+        stay)."""
         with self._lock:
             self._requests.clear()
             self._counts = _zero_counts()
+            self.foreign.clear()
         self.faults.applied = 0
 
     # -- counters ----------------------------------------------------------------------------
@@ -109,13 +116,21 @@ class EmulatorState:
             per_dialect[dialect] = per_dialect.get(dialect, 0) + 1
 
     def stats(self) -> dict[str, Any]:
-        """The counters since the last reset, the tasks per dialect and faults applied."""
+        """The counters since the last reset, the tasks per dialect, faults applied and the
+        hostile streams still being sent (``streams_open``)."""
         with self._lock:
             stats: dict[str, Any] = {name: dict(c) for name, c in self._counts.items()}
             tasks = list(self.tasks.values())
+            streams = self._streams
         stats["tasks"] = {name: sum(t.dialect == name for t in tasks) for name in DIALECTS}
         stats["faults_applied"] = self.faults.applied
+        stats["streams_open"] = streams
         return stats
+
+    def streaming(self, delta: int) -> None:
+        """One hostile stream more (``+1``) or less (``-1``) being sent."""
+        with self._lock:
+            self._streams += delta
 
     # -- tasks and files ---------------------------------------------------------------------
 
