@@ -8,6 +8,7 @@ overall deadline bounds the wait.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,12 +42,14 @@ def phase_of(status: str) -> TaskPhase:
 
 
 def percent_of(value: Any) -> float | None:
+    """A progress percentage in 0-100, or None for anything that is not a finite number."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        return max(0.0, min(100.0, float(value)))
-    except ValueError:
+        percent = float(value)
+    except (ValueError, OverflowError):  # OverflowError: an integer of 400 digits
         return None
+    return max(0.0, min(100.0, percent)) if math.isfinite(percent) else None
 
 
 def failed_state(

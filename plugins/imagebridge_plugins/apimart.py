@@ -10,6 +10,7 @@ each image's ``expires_at`` is kept. Bodies carry their own integer ``code``: a 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -167,13 +168,23 @@ def _images(entry: Mapping[str, Any], resolve: Callable[[str], str]) -> list[Gen
     urls = entry.get("url")
     if isinstance(urls, str):
         urls = [urls]
-    expires = entry.get("expires_at")
-    expires_at = float(expires) if isinstance(expires, int | float) else None
+    expires_at = _timestamp(entry.get("expires_at"))
     return [
         GeneratedImage(url=resolve(url), expires_at=expires_at)
         for url in urls or ()
         if isinstance(url, str) and url
     ]
+
+
+def _timestamp(value: Any) -> float | None:
+    """A Unix time as a float, or None for anything that is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer of 400 digits
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 @hookimpl

@@ -85,6 +85,7 @@ class _ClientBase:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._adapter: Adapter = adapter_cls(self.base_url)
+        self._adapter.allow_link_local_urls = allow_link_local_urls
         if poll_policy is not None:
             self._adapter.poll_policy = poll_policy
         # Declarations are static: computing the default model's now keeps the first call cheap.

@@ -162,8 +162,8 @@ class _DriverBase:
         """A GET for a result image (or a hop of its redirects): a fresh request each time,
         so credentials go only where :meth:`_prepare` allows (the adapter says its links
         need them, and only on the API's own origin) and never follow a redirect. Every
-        hop's URL is checked first (:func:`~imagebridge._urls.check_result_url`)."""
-        check_result_url(url, provider=self.provider, allow_link_local=self._allow_link_local)
+        hop's URL is checked first (:func:`~imagebridge._urls.check_result_url`; the API's
+        own origin is what the user chose, so it is never refused as link-local)."""
         try:
             request = httpx.Request("GET", url)
         except httpx.InvalidURL as exc:
@@ -172,6 +172,8 @@ class _DriverBase:
                 provider=self.provider,
                 code="invalid_result_url",
             ) from None
+        allow = self._allow_link_local or self._same_origin(request.url)
+        check_result_url(request.url, provider=self.provider, allow_link_local=allow)
         self._prepare(request, job, auth=self._download_auth)
         return request
 

@@ -1,4 +1,5 @@
-"""A hostile server of the tests' own: any ASGI handler, run by uvicorn on 127.0.0.1, port 0.
+"""A hostile server of the tests' own: any ASGI handler, run by uvicorn on 127.0.0.1, port 0,
+and one client API for ImageClient ("sync") and AsyncImageClient ("async").
 
 The handler is one coroutine ``answer(request) -> Response``; every request it gets is
 recorded (method, path, arrival time) so that tests can count polls and downloads.

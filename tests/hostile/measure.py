@@ -98,7 +98,7 @@ def rss(server: EmulatorServer) -> None:
 
 def spin(server: EmulatorServer) -> None:
     for value in ("0", "-1", "nan", "past", "ms=0"):
-        server.app_state.faults.replace([f"dimilinks/poll:retry-after-zero:{value}"])
+        server.app_state.faults.replace([f"dimilinks/poll:retry-after-zero:*:{value}"])
         server.app_state.reset()
         policy = PollPolicy()
         began = time.monotonic()

@@ -50,36 +50,31 @@ def slow_task_emulator() -> Iterator[EmulatorServer]:
         yield server
 
 
-async def _generate(mode: str, base_url: str, **options: Any) -> Any:
-    settings: dict[str, Any] = {
-        "api_key": KEY,
-        "base_url": base_url,
-        "poll_policy": POLICY,
-        "retry": RETRY,
-        "timeout": DEADLINE,
-        **options,
-    }
-    if mode == "sync":
-        with ImageClient("dimilinks", **settings) as client:
-            return client.generate("a lighthouse", size="1:1")
-    async with AsyncImageClient("dimilinks", **settings) as aclient:
-        return await aclient.generate("a lighthouse", size="1:1")
-
-
-async def _save(mode: str, base_url: str, folder: Path, timeout: float) -> Any:
-    """Generate (fast), then save: the download is a job with its own deadline."""
-    settings: dict[str, Any] = {
+def _settings(base_url: str, timeout: float) -> dict[str, Any]:
+    return {
         "api_key": KEY,
         "base_url": base_url,
         "poll_policy": POLICY,
         "retry": RETRY,
         "timeout": timeout,
     }
+
+
+async def _generate(mode: str, base_url: str) -> Any:
     if mode == "sync":
-        with ImageClient("dimilinks", **settings) as client:
+        with ImageClient("dimilinks", **_settings(base_url, DEADLINE)) as client:
+            return client.generate("a lighthouse", size="1:1")
+    async with AsyncImageClient("dimilinks", **_settings(base_url, DEADLINE)) as aclient:
+        return await aclient.generate("a lighthouse", size="1:1")
+
+
+async def _save(mode: str, base_url: str, folder: Path, timeout: float) -> Any:
+    """Generate (fast), then save: the download is a job with its own deadline."""
+    if mode == "sync":
+        with ImageClient("dimilinks", **_settings(base_url, timeout)) as client:
             result = client.generate("a lighthouse", size="1:1")
             return result.save(folder)
-    async with AsyncImageClient("dimilinks", **settings) as aclient:
+    async with AsyncImageClient("dimilinks", **_settings(base_url, timeout)) as aclient:
         result = await aclient.generate("a lighthouse", size="1:1")
         return await result.asave(folder)
 
@@ -138,12 +133,7 @@ async def test_a_save_takes_its_own_timeout(
 ) -> None:
     rule = Trickle("download", "body", interval=INTERVAL)
     with hostile_proxy(slow_task_emulator.origin, rule) as origin:
-        settings: dict[str, Any] = {
-            "api_key": KEY,
-            "base_url": f"{origin}/dimilinks/v1",
-            "poll_policy": POLICY,
-            "timeout": 60,
-        }
+        settings = _settings(f"{origin}/dimilinks/v1", 60)
         if mode == "sync":
             with ImageClient("dimilinks", **settings) as client:
                 result = client.generate("a lighthouse", size="1:1")

@@ -112,8 +112,10 @@ async def test_a_malformed_error_body(
     async def answer(request: Request) -> Response:
         return json_body(BODIES[case], status)
 
+    # One retry: a 429's body is read to decide whether it may be resent.
+    retry = RetryPolicy(max_retries=1, backoff=0.01)
     with Loopback(answer) as server:
-        async with open_client(mode, "openai", server.url("/v1")) as client:
+        async with open_client(mode, "openai", server.url("/v1"), retry=retry) as client:
             with pytest.raises(ImageBridgeError) as info:
                 await client.generate(model="dall-e-2", size="256x256")
     assert_clean(info.value)
@@ -152,3 +154,35 @@ async def test_a_task_id_that_is_not_text(mode: str) -> None:
     assert isinstance(info.value, ServerError)
     assert info.value.code == "unexpected_response"
     assert "surrogate" in str(info.value)
+
+
+async def test_absurd_numbers_in_a_task_are_not_trusted(mode: str) -> None:
+    """A progress of 400 digits or NaN, an expiry of 400 digits: ignored, not an
+    OverflowError; the task still delivers its image."""
+    huge = "9" * 400
+    polls: list[int] = []
+
+    async def answer(request: Request) -> Response:
+        if request.method == "POST":
+            return JSONResponse({"code": 200, "data": [{"status": "submitted", "task_id": TASK}]})
+        polls.append(1)
+        if len(polls) == 1:
+            return json_body(
+                f'{{"code": 200, "data": {{"status": "processing", "progress": {huge}}}}}'.encode()
+            )
+        if len(polls) == 2:
+            return json_body(b'{"code": 200, "data": {"status": "processing", "progress": NaN}}')
+        origin = str(request.base_url).rstrip("/")
+        image = f'{{"url": ["{origin}/img/1.png"], "expires_at": {huge}}}'
+        body = (
+            f'{{"code": 200, "data": {{"status": "completed", "result": {{"images": [{image}]}}}}}}'
+        )
+        return json_body(body.encode())
+
+    seen: list[float | None] = []
+    with Loopback(answer) as server:
+        async with open_client(mode, "apimart", server.url("/v1"), poll_policy=POLICY) as client:
+            result = await client.generate(on_progress=lambda p: seen.append(p.percent))
+    assert len(result.images) == 1
+    assert result.images[0].expires_at is None
+    assert all(p is None or 0 <= p <= 100 for p in seen)

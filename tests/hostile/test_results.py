@@ -166,8 +166,8 @@ async def test_a_metadata_address_says_how_to_allow_it(mode: str, url: str) -> N
             error = await refused(client, "openai")
             assert only_api_requests(server)
             assert error.code == "invalid_result_url"
-            client.client.adapter.allow_link_local_urls = True
-            result = await client.generate(**FIELDS["openai"])
+        async with client_of(mode, "openai", server, allow_link_local_urls=True) as allowed:
+            result = await allowed.generate(**FIELDS["openai"])
             assert len(result.images) == 1  # allowed: kept (and not fetched here)
     assert "link-local or cloud-metadata" in error.message
     assert "allow_link_local_urls=True" in error.message
