@@ -1,4 +1,4 @@
-"""The hostile-server figures of issue 10 (not a test): ``python tests/hostile/measure.py``.
+"""Issue 10's hostile-server figures (not a test): ``python tests/hostile/measure.py [SECTION]``.
 
 - deadline overshoot: a 1-byte/s trickle in every phase and part, ``timeout=5``, both clients;
 - peak RSS growth of a fresh process whose reply never ends (default ``max_response_bytes``);
@@ -119,10 +119,12 @@ def spin(server: EmulatorServer) -> None:
 
 
 def main() -> None:
+    """Every section, or those named on the command line (overshoot, rss, spin)."""
+    sections = {"overshoot": overshoot, "rss": rss, "spin": spin}
+    chosen = sys.argv[1:] or list(sections)
     with EmulatorServer(EmulatorConfig(task_duration=0.3, api_key=KEY)) as server:
-        overshoot(server)
-        rss(server)
-        spin(server)
+        for name in chosen:
+            sections[name](server)
 
 
 if __name__ == "__main__":
