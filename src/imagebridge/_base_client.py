@@ -257,6 +257,7 @@ class _ClientBase:
             cap = self._registry.capabilities(self._adapter, model).max_images_per_call
             _keep_requested(result, cap, f"{model} makes at most {cap} per task")
         _check_count(result, task.n)
+        self._driver.check_inline(result, task)
         self._driver.journal_mark(task, "fetched")
         return self._finish(result, task.expected_size)
 

@@ -30,6 +30,7 @@ from ._errors import (
 )
 from ._flow import Accepted, Progress, Sleep
 from ._journal import State, TaskJournal
+from ._reading import too_large
 from ._redact import Redactor
 from ._result import ImageResult
 from ._retry import DEFAULT_RETRY, RetryPolicy, is_idempotent
@@ -321,28 +322,28 @@ class _DriverBase:
         """A flow's result: inline images within ``max_download_bytes`` like downloaded
         ones, and a task's images journaled as fetched."""
         if isinstance(value, ImageResult):
-            self._check_inline(value)
-        if job.task is not None and isinstance(value, ImageResult):
-            if job.task not in value.tasks:
-                value.tasks.append(job.task)
-            self.journal_mark(job.task, "fetched")
+            self.check_inline(value)
+            if job.task is not None:
+                if job.task not in value.tasks:
+                    value.tasks.append(job.task)
+                self.journal_mark(job.task, "fetched")
         return value
 
-    def _check_inline(self, result: ImageResult) -> None:
+    def check_inline(self, result: ImageResult, task: TaskHandle | None = None) -> None:
+        """Count each inline image (base64, ``data:`` URLs, bytes) against
+        ``max_download_bytes`` as a download would be, without decoding it; an error names
+        ``task``, which stays resumable."""
         limit = self._max_download_bytes
         if limit is None:
             return
         for index, image in enumerate(result.images):
-            encoded = image._b64
             # Base64 is 4 characters for 3 bytes: the decoded size, without decoding.
-            size = len(image._data) if image._data is not None else len(encoded or "") * 3 // 4
+            size = len(image._data) if image._data is not None else len(image._b64 or "") * 3 // 4
             if size > limit:
-                raise ServerError(
-                    f"inline image {index} from {self.provider} is larger than the"
-                    f" {limit}-byte download limit (max_download_bytes)",
-                    provider=self.provider,
-                    code="download_too_large",
-                )
+                error = too_large(self.provider, f"inline image {index}", limit, "download")
+                if task is not None:
+                    error.task, error.task_id = task, task.task_id
+                raise error.scrub(self._redactor)
 
     def _fail(self, error: ImageBridgeError, job: _Job) -> ImageBridgeError:
         """Keep the task on the error and make sure no secret is in it."""

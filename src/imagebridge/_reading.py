@@ -9,7 +9,7 @@ it) at the first byte over.
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, ClassVar
 
 import httpx
 
@@ -21,9 +21,11 @@ from ._imageinfo import HEADER_BYTES
 CHUNK = 64 * 1024
 
 
-def _too_large(provider: str, what: str, limit: int, kind: str, setting: str) -> ServerError:
+def too_large(provider: str, what: str, limit: int, kind: str) -> ServerError:
+    """The error for a body over its limit: ``kind`` is ``"response"`` (the setting
+    ``max_response_bytes``) or ``"download"`` (``max_download_bytes``)."""
     return ServerError(
-        f"{what} from {provider} is larger than the {limit}-byte {kind} limit ({setting})",
+        f"{what} from {provider} is larger than the {limit}-byte {kind} limit (max_{kind}_bytes)",
         provider=provider,
         code=f"{kind}_too_large",
     )
@@ -46,31 +48,42 @@ def _check_wall() -> None:
         raise httpx.ReadTimeout("the job's deadline has passed")
 
 
-class Body:
-    """A reply read into memory, at most ``limit`` bytes (decoded)."""
+class _Meter:
+    """Counts one body's bytes, as they arrive, against its limit and the deadline."""
 
-    __slots__ = ("limit", "parts", "provider", "size")
+    __slots__ = ("limit", "provider", "size")
+    #: What the body is, in messages, and which limit it counts against.
+    what: ClassVar[str]
+    kind: ClassVar[str]
 
     def __init__(self, response: httpx.Response, limit: int | None, provider: str) -> None:
         self.limit = limit
         self.provider = provider
-        self.parts: list[bytes] = []
         self.size = 0
         declared = _declared_length(response)
         if limit is not None and declared is not None and declared > limit:
-            raise self._error()
+            raise too_large(provider, self.what, limit, self.kind)
 
-    def _error(self) -> ServerError:
-        assert self.limit is not None
-        return _too_large(
-            self.provider, "the response", self.limit, "response", "max_response_bytes"
-        )
-
-    def feed(self, chunk: bytes) -> None:
+    def count(self, chunk: bytes) -> None:
         self.size += len(chunk)
         if self.limit is not None and self.size > self.limit:
-            raise self._error()
+            raise too_large(self.provider, self.what, self.limit, self.kind)
         _check_wall()
+
+
+class Body(_Meter):
+    """A reply read into memory, at most ``limit`` bytes (decoded)."""
+
+    __slots__ = ("parts",)
+    what = "the response"
+    kind = "response"
+
+    def __init__(self, response: httpx.Response, limit: int | None, provider: str) -> None:
+        super().__init__(response, limit, provider)
+        self.parts: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> None:
+        self.count(chunk)
         self.parts.append(chunk)
 
     def finish(self, response: httpx.Response) -> None:
@@ -95,33 +108,23 @@ async def aread_body(response: httpx.Response, limit: int | None, provider: str)
     body.finish(response)
 
 
-class Sink:
+class Sink(_Meter):
     """Where a download goes: written through, counted against the cap, head kept."""
 
-    __slots__ = ("file", "head", "limit", "provider", "size", "start")
+    __slots__ = ("file", "head", "start")
+    what = "the image"
+    kind = "download"
 
     def __init__(
         self, file: IO[bytes], limit: int | None, provider: str, response: httpx.Response
     ) -> None:
+        super().__init__(response, limit, provider)
         self.file = file
-        self.limit = limit
-        self.provider = provider
         self.start = file.tell() if file.seekable() else 0
-        self.size = 0
         self.head = b""
-        declared = _declared_length(response)
-        if limit is not None and declared is not None and declared > limit:
-            raise self._error()
-
-    def _error(self) -> ServerError:
-        assert self.limit is not None
-        return _too_large(self.provider, "the image", self.limit, "download", "max_download_bytes")
 
     def feed(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.limit is not None and self.size > self.limit:
-            raise self._error()
-        _check_wall()
+        self.count(chunk)
         if len(self.head) < HEADER_BYTES:
             self.head += chunk[: HEADER_BYTES - len(self.head)]
         self.file.write(chunk)

@@ -163,3 +163,37 @@ async def test_inline_images_count_against_the_cap_in_the_async_client() -> None
     ) as client:
         with pytest.raises(ServerError, match="max_download_bytes"):
             await client.generate("a lighthouse", model="gpt-image-1")
+
+
+async def test_inline_images_of_a_waited_task_count_against_the_cap(mode: str) -> None:
+    """wait() finishes a task outside the submit's flow: the same cap holds there, and the
+    task stays resumable (it is not marked fetched)."""
+    image = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 200_000).decode()
+    body = {
+        "id": "img_big",
+        "status": "succeeded",
+        "result": {"data": [{"url": f"data:image/png;base64,{image}"}]},
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps(body).encode())
+
+    async def aanswer(request: httpx.Request) -> httpx.Response:
+        return answer(request)
+
+    settings: dict[str, Any] = {"api_key": KEY, "max_download_bytes": 100_000, "journal": False}
+    if mode == "sync":
+        with (
+            ImageClient("dimilinks", transport=httpx.MockTransport(answer), **settings) as client,
+            pytest.raises(ServerError) as info,
+        ):
+            client.wait("img_big")
+    else:
+        async with AsyncImageClient(
+            "dimilinks", transport=httpx.MockTransport(aanswer), **settings
+        ) as aclient:
+            with pytest.raises(ServerError) as info:
+                await aclient.wait("img_big")
+    assert info.value.code == "download_too_large"
+    assert "max_download_bytes" in str(info.value)
+    assert info.value.task_id == "img_big"
