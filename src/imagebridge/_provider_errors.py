@@ -190,9 +190,11 @@ def _html_summary(text: str) -> str:
 def parse_error_body(response: httpx.Response, redactor: Redactor | None = None) -> dict[str, Any]:
     """The fields of an error response: message, code, error_type, param, request_id, body.
 
-    A ``redactor``'s secrets are removed before any text is shortened. Without one, a cut
-    never ends inside a word (:func:`~imagebridge._redact.cut`): a secret that straddles it
-    is dropped whole, and one that is kept is whole for a later redaction to find.
+    A ``redactor``'s secrets are removed from the body before any text taken from it is
+    shortened (:func:`error_from_response` then scrubs the whole error, headers included).
+    Without one, a cut never ends inside a word (:func:`~imagebridge._redact.cut`): a secret
+    that straddles it is dropped whole, and one that is kept is whole for a later redaction
+    to find.
     """
     fields: dict[str, Any] = {
         "message": "",
@@ -245,7 +247,7 @@ def parse_error_body(response: httpx.Response, redactor: Redactor | None = None)
         fields["message"] = message[: match.start()].rstrip()
     if not fields["message"]:
         fields["message"] = response.reason_phrase or f"HTTP {response.status_code}"
-    return redactor.obj(fields) if redactor else fields
+    return fields
 
 
 def error_from_response(
