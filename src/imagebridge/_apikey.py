@@ -94,6 +94,8 @@ def restore_task(task: TaskHandle | str, redactor: Redactor) -> TaskHandle | str
 
 def scrub_handle(task: TaskHandle, redactor: Redactor) -> TaskHandle:
     """``task`` with ``redactor``'s secrets replaced (the same handle when it has none)."""
+    if not redactor:
+        return task  # no key (or none long enough to be one): nothing to look for
     data = task.model_dump()
     clean = redactor.obj(data)
     return task if clean == data else TaskHandle.model_validate(clean)

@@ -8,21 +8,19 @@ recorded (method, path, arrival time) so that tests can count polls and download
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from imagebridge import AsyncImageClient, ImageClient, ImageResult, TaskHandle
+from imagebridge import AsyncImageClient, ImageClient
+from imagebridge._emulator._server import BackgroundServer
+from reliability.support import Bridge
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -34,17 +32,14 @@ class Seen:
     at: float
 
 
-class Loopback:
+class Loopback(BackgroundServer):
     """``with Loopback(answer) as server: server.url("/v1")``."""
 
     def __init__(self, answer: Handler) -> None:
+        super().__init__(self._app, name="hostile-loopback")
         self.answer = answer
         self.seen: list[Seen] = []
-        self.origin = ""
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
 
     def url(self, path: str = "") -> str:
         return f"{self.origin}{path}"
@@ -66,84 +61,9 @@ class Loopback:
         response = await self.answer(request)
         await response(scope, receive, send)
 
-    def __enter__(self) -> Loopback:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            interface="asgi3",
-            http="h11",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="hostile-loopback", daemon=True
-        )
-        self._server, self._thread, self._socket = server, thread, sock
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self._stop()
-                raise RuntimeError("the loopback server did not start")
-            time.sleep(0.005)
-        self.origin = f"http://127.0.0.1:{port}"
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stop()
-
-    def _stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
-
 
 #: The API key of these tests: it never shows up anywhere but on the wire to the API.
 KEY = "sk-HOSTILE-0123456789abcdef"
-
-
-class Bridge:
-    """The same calls through an ImageClient ("sync") or an AsyncImageClient ("async")."""
-
-    def __init__(self, client: ImageClient | AsyncImageClient) -> None:
-        self.client = client
-
-    async def generate(self, prompt: str = "a lighthouse", **fields: Any) -> ImageResult:
-        if isinstance(self.client, ImageClient):
-            return self.client.generate(prompt, **fields)
-        return await self.client.generate(prompt, **fields)
-
-    async def submit(self, prompt: str = "a lighthouse", **fields: Any) -> TaskHandle:
-        if isinstance(self.client, ImageClient):
-            return self.client.submit(prompt, **fields)
-        return await self.client.submit(prompt, **fields)
-
-    async def wait(self, task: TaskHandle | str, **options: Any) -> ImageResult:
-        if isinstance(self.client, ImageClient):
-            return self.client.wait(task, **options)
-        return await self.client.wait(task, **options)
-
-    async def save(self, result: ImageResult, folder: Path) -> list[Path]:
-        if isinstance(self.client, ImageClient):
-            return result.save(folder)
-        return await result.asave(folder)
 
 
 @contextlib.asynccontextmanager
@@ -156,7 +76,7 @@ async def open_client(
     options.setdefault("timeout", 20)
     if mode == "sync":
         with ImageClient(provider, base_url=base_url, **options) as client:
-            yield Bridge(client)
+            yield Bridge(mode, client)
     else:
         async with AsyncImageClient(provider, base_url=base_url, **options) as aclient:
-            yield Bridge(aclient)
+            yield Bridge(mode, aclient)

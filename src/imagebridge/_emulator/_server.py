@@ -8,12 +8,18 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING, TypeVar
 
 import uvicorn
 
 from ._app import create_app, get_state
 from ._config import EmulatorConfig
 from ._store import EmulatorState
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+_Server = TypeVar("_Server", bound="BackgroundServer")
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -54,30 +60,20 @@ def serve(
         sock.close()
 
 
-class EmulatorServer:
-    """A context manager running the emulator in a background thread on a free port.
+class BackgroundServer:
+    """A context manager serving an ASGI app with uvicorn in a background thread, on a free
+    port of ``host``; ``origin`` is ``http://host:port`` while it runs."""
 
-    >>> with EmulatorServer(EmulatorConfig(task_duration=0.2)) as server:  # doctest: +SKIP
-    ...     base_url = server.url("dimilinks")  # http://127.0.0.1:<port>/dimilinks/v1
-    """
-
-    def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1") -> None:
-        self.config = config or EmulatorConfig()
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", name: str = "asgi") -> None:
+        self.app = app
         self.host = host
-        self.app = create_app(self.config)
-        self.app_state: EmulatorState = get_state(self.app)
         self.origin = ""
+        self._name = name
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
 
-    def url(self, dialect: str | None = None) -> str:
-        """Base URL of a dialect (``{origin}/{dialect}/v1``), or ``{origin}/v1``."""
-        if not self.origin:
-            raise RuntimeError("the server is not running; use it as a context manager")
-        return f"{self.origin}/{dialect}/v1" if dialect else f"{self.origin}/v1"
-
-    def __enter__(self) -> EmulatorServer:
+    def __enter__(self: _Server) -> _Server:
         sock = bind(self.host, 0)
         port = sock.getsockname()[1]
         config = uvicorn.Config(
@@ -88,12 +84,13 @@ class EmulatorServer:
             access_log=False,
             lifespan="off",
             ws="none",
+            interface="asgi3",  # also for a bound method, which uvicorn would take for ASGI 2
             http="h11",
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="imagebridge-emulator", daemon=True
+            target=server.run, kwargs={"sockets": [sock]}, name=self._name, daemon=True
         )
         self._server, self._thread, self._socket = server, thread, sock
         thread.start()
@@ -101,7 +98,7 @@ class EmulatorServer:
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 self._stop()
-                raise RuntimeError("the emulator server did not start")
+                raise RuntimeError(f"the {self._name} server did not start")
             time.sleep(0.005)
         host = f"[{self.host}]" if ":" in self.host else self.host
         self.origin = f"http://{host}:{port}"
@@ -123,3 +120,23 @@ class EmulatorServer:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = self._socket = None
+
+
+class EmulatorServer(BackgroundServer):
+    """A context manager running the emulator in a background thread on a free port.
+
+    >>> with EmulatorServer(EmulatorConfig(task_duration=0.2)) as server:  # doctest: +SKIP
+    ...     base_url = server.url("dimilinks")  # http://127.0.0.1:<port>/dimilinks/v1
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None, host: str = "127.0.0.1") -> None:
+        self.config = config or EmulatorConfig()
+        app = create_app(self.config)
+        super().__init__(app, host, "imagebridge-emulator")
+        self.app_state: EmulatorState = get_state(app)
+
+    def url(self, dialect: str | None = None) -> str:
+        """Base URL of a dialect (``{origin}/{dialect}/v1``), or ``{origin}/v1``."""
+        if not self.origin:
+            raise RuntimeError("the server is not running; use it as a context manager")
+        return f"{self.origin}/{dialect}/v1" if dialect else f"{self.origin}/v1"
