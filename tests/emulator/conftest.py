@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -55,6 +56,33 @@ def anon() -> Iterator[httpx.Client]:
     """A client without an API key (image downloads, auth errors)."""
     with httpx.Client(timeout=10) as http:
         yield http
+
+
+class Errors(logging.Handler):
+    """uvicorn's error log: a fault must never look like a crash of the emulator."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def emu(running: EmulatorServer) -> Iterator[EmulatorServer]:
+    """The requesting module's emulator (its ``running`` fixture) with no faults, an empty
+    log and zero counters; no error logged by uvicorn."""
+    running.app_state.faults.clear()
+    running.app_state.reset()
+    errors = Errors()
+    logging.getLogger("uvicorn.error").addHandler(errors)
+    try:
+        yield running
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(errors)
+        running.app_state.faults.clear()
+    assert [r.getMessage() for r in errors.records] == []
 
 
 @pytest.fixture

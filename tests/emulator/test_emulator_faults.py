@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,34 +19,9 @@ FAULT = "X-Emulator-Fault"
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[EmulatorServer]:
+    """The emulator of this module (``emu`` in conftest.py gives it to each test clean)."""
     with EmulatorServer(EmulatorConfig(task_duration=DURATION)) as server:
         yield server
-
-
-class Errors(logging.Handler):
-    """uvicorn's error log: a fault must never look like a crash of the emulator."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def emu(running: EmulatorServer) -> Iterator[EmulatorServer]:
-    """The module's emulator with no faults, an empty log and zero counters."""
-    running.app_state.faults.clear()
-    running.app_state.reset()
-    errors = Errors()
-    logging.getLogger("uvicorn.error").addHandler(errors)
-    try:
-        yield running
-    finally:
-        logging.getLogger("uvicorn.error").removeHandler(errors)
-        running.app_state.faults.clear()
-    assert [r.getMessage() for r in errors.records] == []
 
 
 @pytest.fixture
