@@ -12,7 +12,8 @@ backend so that every connect, read and write is given at most the time left, an
 with httpcore's own timeout error once none is left. That makes the bound hold in every
 phase of every request on the sync transport, which cannot be cancelled from outside. The
 async driver does not need it: it cancels the whole exchange at the deadline (a cancel
-scope works with any async transport), and this backend is a second line there.
+scope works with any async transport); the context variable still lets the readers of
+:mod:`imagebridge._reading` check the deadline between body chunks there.
 
 :func:`install` puts the backend into an httpx transport built on httpcore's connection
 pool (httpx's default transports); other transports are on their own, and the driver still
