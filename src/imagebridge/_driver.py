@@ -33,7 +33,7 @@ from ._errors import (
     ImageBridgeError,
 )
 from ._flow import Flow, Sleep
-from ._reading import CHUNK, Sink, aread_body, read_body
+from ._reading import Sink, aread_body, read_body
 from ._retry import RetryPolicy
 from ._tasks import TaskHandle
 
@@ -166,7 +166,7 @@ class SyncDriver(_DriverBase):
                 return delay
             sink = Sink(file, self._max_download_bytes, self.provider, response)
             try:
-                for chunk in response.iter_bytes(CHUNK):
+                for chunk in response.iter_bytes():
                     sink.feed(chunk)
             except BaseException:
                 sink.discard()
@@ -338,7 +338,7 @@ class AsyncDriver(_DriverBase):
                 return delay
             sink = Sink(file, self._max_download_bytes, self.provider, response)
             try:
-                async for chunk in response.aiter_bytes(CHUNK):
+                async for chunk in response.aiter_bytes():
                     sink.feed(chunk)
             except BaseException:
                 sink.discard()

@@ -192,6 +192,8 @@ def check_text(text: str) -> None:
     """Raise :class:`TextError` when ``text`` holds a lone surrogate: such a string is not
     valid Unicode and cannot be encoded as UTF-8 (it comes from bytes decoded with
     ``errors="surrogateescape"`` or from a JSON ``\\ud800`` escape)."""
+    if text.isascii():  # O(1) in CPython: the common case costs no scan
+        return
     found = _SURROGATE.search(text)
     if found is not None:
         position = found.start()
