@@ -19,7 +19,8 @@ MAX_DEPTH = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # A surrogate can only come from a \uD800-\uDFFF escape or from its (invalid) UTF-8 bytes,
 # which json.loads lets through: bodies without either are not walked for them.
-_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]|\xed[\xa0-\xbf]")
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+_RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")
 _CONTAINERS = (dict, list)
 
 
@@ -69,9 +70,12 @@ def _may_nest_deeply(raw: bytes) -> bool:
 
 
 def _may_hold_surrogate(raw: bytes) -> bool:
-    """Whether ``raw`` may hold a lone surrogate: the substring tests run at memory speed,
-    the regex only on a body that has one of them (a 10 MB base64 body took 80 ms in it)."""
-    return (b"\\u" in raw or b"\xed" in raw) and _MAYBE_SURROGATE.search(raw) is not None
+    """Whether ``raw`` may hold a lone surrogate. A one-byte test runs at memchr speed, so
+    each regex runs only on a body that has its first byte: a backslash, or ``\\xed``
+    (one regex over a 10 MB base64 body took 80 ms, a two-byte ``in`` 12 ms)."""
+    if b"\\" in raw and _ESCAPED_SURROGATE.search(raw) is not None:
+        return True
+    return b"\xed" in raw and _RAW_SURROGATE.search(raw) is not None
 
 
 def _check(value: Any, *, strings: bool) -> None:
