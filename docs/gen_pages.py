@@ -14,24 +14,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from imagebridge import Capabilities, default_registry
+from imagebridge._fields import FieldSpec
+from imagebridge._request import FIELDS, OPTION_FIELDS
 from imagebridge.adapter import ANY, Adapter
 
-CANONICAL_ORDER = (
-    "prompt",
-    "model",
-    "n",
-    "size",
-    "resolution",
-    "quality",
-    "style",
-    "output_format",
-    "output_compression",
-    "background",
-    "moderation",
-    "user",
-    "reference_images",
-    "mask",
-)
+#: The canonical fields, in the order ImageRequest declares them (the field table).
+CANONICAL_ORDER = tuple(spec.name for spec in FIELDS if spec.kind != "namespaced")
 
 
 def _values(values: Iterable[str] | None) -> str:
@@ -41,6 +29,18 @@ def _values(values: Iterable[str] | None) -> str:
     if ANY in items:
         return "any value (passed through)"
     return ", ".join(f"`{v}`" for v in items) or "none"
+
+
+def _option(caps: Capabilities, spec: FieldSpec) -> str:
+    """What the model takes for one option field, in words."""
+    allowed = getattr(caps, spec.capability or "")
+    if isinstance(allowed, bool):
+        return (
+            ("0-100" if spec.name == "output_compression" else "yes")
+            if allowed
+            else "not supported"
+        )
+    return _values(allowed)
 
 
 def _sizes(caps: Capabilities) -> str:
@@ -94,12 +94,7 @@ def _model_section(caps: Capabilities) -> list[str]:
     rows = [
         ("sizes", _sizes(caps)),
         ("n", n),
-        ("quality", _values(caps.qualities)),
-        ("style", _values(caps.styles)),
-        ("output_format", _values(caps.output_formats)),
-        ("output_compression", "0-100" if caps.output_compression else "not supported"),
-        ("background", _values(caps.backgrounds)),
-        ("moderation", _values(caps.moderations)),
+        *((spec.name, _option(caps, spec)) for spec in OPTION_FIELDS if spec.name != "user"),
         ("prompt length", f"{caps.max_prompt_chars} characters" if caps.max_prompt_chars else "-"),
         ("input images", inputs),
         ("asynchronous tasks", "yes (`submit()` / `wait()`)" if caps.async_tasks else "no"),
@@ -169,6 +164,8 @@ def provider_page(name: str) -> str:
         f"# {name}",
         "",
         adapter_cls.description,
+        "",
+        f"Wire facts, quirks and sources: [dialect notes](../dialects/{name}.md).",
         "",
         "| | |",
         "|---|---|",

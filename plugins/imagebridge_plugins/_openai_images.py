@@ -22,18 +22,8 @@ from imagebridge.adapter import (
     Plan,
     Progress,
     Usage,
+    extension_of,
     sniff_media_type,
-)
-
-# Canonical field -> wire field, sent when set (after pre-flight accepted it).
-CANONICAL_FIELDS: tuple[str, ...] = (
-    "quality",
-    "style",
-    "output_format",
-    "output_compression",
-    "background",
-    "moderation",
-    "user",
 )
 
 
@@ -57,16 +47,6 @@ class OpenAIImagesAdapter(Adapter):
         "mask": "edits only: multipart `mask`",
     }
 
-    #: Multipart text fields are strings on the wire; these are the canonical ones edits send.
-    edit_fields: tuple[str, ...] = (
-        "quality",
-        "output_format",
-        "output_compression",
-        "background",
-        "moderation",
-        "user",
-    )
-
     def extra_fields(self, plan: Plan) -> dict[str, Any]:
         """Provider-specific JSON fields of a generation (from ``plan.options``); none here."""
         return {}
@@ -81,10 +61,8 @@ class OpenAIImagesAdapter(Adapter):
         body: dict[str, Any] = {"model": plan.model, "prompt": request.prompt, "n": plan.n}
         if plan.wire_size is not None:
             body["size"] = plan.wire_size
-        for name in CANONICAL_FIELDS:
-            value = getattr(request, name)
-            if value is not None:
-                body[name] = value
+        # The plain options pre-flight let through, under their own names.
+        body.update(request.option_values())
         body.update(self.extra_fields(plan))
         return body
 
@@ -101,10 +79,9 @@ class OpenAIImagesAdapter(Adapter):
         data: dict[str, Any] = {"model": plan.model, "prompt": request.prompt, "n": str(plan.n)}
         if plan.wire_size is not None:
             data["size"] = plan.wire_size
-        for name in self.edit_fields:
-            value = getattr(request, name)
-            if value is not None:
-                data[name] = str(value)
+        # Multipart text fields are strings on the wire.
+        for key, value in request.option_values().items():
+            data[key] = _form_value(value)
         for key, value in self.edit_extra_fields(plan).items():
             data[key] = _form_value(value)
         images = request.reference_images
@@ -150,9 +127,6 @@ class OpenAIImagesAdapter(Adapter):
         )
 
 
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-
-
 def _file(image: ImageInput, index: int, stem: str = "image") -> tuple[str, bytes, str]:
     """A multipart file part: the file's own name for a path, else ``<stem>-<i>.<ext>``."""
     data = image.read()
@@ -160,7 +134,7 @@ def _file(image: ImageInput, index: int, stem: str = "image") -> tuple[str, byte
     if image.kind == "path":
         name = image.filename(index)
     else:
-        name = f"{stem}-{index}.{_EXTENSIONS.get(media_type, 'bin')}"
+        name = f"{stem}-{index}.{extension_of(media_type)}"
     return (name, data, media_type)
 
 

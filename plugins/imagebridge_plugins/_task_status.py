@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 
-from imagebridge import ServerError
 from imagebridge.adapter import (
     Adapter,
     ErrorCodes,
     GeneratedImage,
     ImageResult,
+    ServerError,
     TaskHandle,
     TaskPhase,
     TaskState,

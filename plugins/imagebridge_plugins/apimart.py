@@ -1,4 +1,4 @@
-"""The ``apimart`` provider: APIMart's always-asynchronous image tasks (dialects.md section 2).
+"""The ``apimart`` provider: APIMart's always-asynchronous image tasks (docs/dialects/apimart.md).
 
 ``POST /images/generations`` answers ``{"code": 200, "data": [{"status": "submitted",
 "task_id": ...}]}`` (older models: ``data`` as one object with ``id``), then
@@ -38,8 +38,6 @@ from imagebridge.adapter import (
 from ._tables import GPT_IMAGE_2_TASKS
 from ._task_status import submitted_id, task_result, task_state
 
-_FIELDS = ("quality", "output_format", "output_compression", "background", "moderation", "user")
-
 
 class ApimartAdapter(Adapter):
     name = "apimart"
@@ -65,12 +63,11 @@ class ApimartAdapter(Adapter):
     }
 
     def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(
+        return GPT_IMAGE_2_TASKS.replace(
             model=model,
             qualities=("auto", "low", "medium", "high"),
             generate_mask=True,  # mask_url
             known=model in self.models,
-            **GPT_IMAGE_2_TASKS,
         )
 
     def body(self, plan: Plan) -> dict[str, Any]:
@@ -80,10 +77,7 @@ class ApimartAdapter(Adapter):
             body["size"] = plan.wire_size
         if plan.wire_resolution is not None:
             body["resolution"] = plan.wire_resolution
-        for name in _FIELDS:
-            value = getattr(request, name)
-            if value is not None:
-                body[name] = value
+        body.update(request.option_values())
         if request.reference_images:
             body["image_urls"] = [InlineImage(image) for image in request.reference_images]
         if request.mask is not None:

@@ -1,4 +1,4 @@
-"""The ``dimilinks`` provider: asynchronous image tasks (dialects.md section 1).
+"""The ``dimilinks`` provider: asynchronous image tasks (wire facts: docs/dialects/dimilinks.md).
 
 Generations go out in async mode by default (``?async=true``; the other three documented
 triggers can be chosen with ``provider_options={"dimilinks": {"async_trigger": ...}}``), then
@@ -90,16 +90,14 @@ class DimilinksAdapter(OpenAIImagesAdapter):
         " `?wait_for_result=false`, `Prefer: respond-async` or body `wait_for_result: false`",
         "provider_options.dimilinks.compat": "`apimart`: `?compat=apimart`",
     }
-    edit_fields = ("output_format", "output_compression", "background", "moderation", "user")
 
     def capabilities(self, model: str) -> Capabilities:
-        return Capabilities(
+        return GPT_IMAGE_2_TASKS.replace(
             model=model,
             edits=True,  # multipart, synchronous
             max_edit_images=4,
             mask=True,
             known=model in self.models,
-            **GPT_IMAGE_2_TASKS,
         )
 
     # -- wire ---------------------------------------------------------------------------------

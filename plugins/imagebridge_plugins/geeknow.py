@@ -1,4 +1,4 @@
-"""The ``geeknow`` provider: an OpenAI-Images gateway run on new-api (dialects.md section 4).
+"""The ``geeknow`` provider: an OpenAI-Images gateway run on new-api (docs/dialects/geeknow.md).
 
 Differences from OpenAI's own API: ``model`` is required (always sent), ``response_format``
 (``url`` or ``b64_json``) works for every model, ``style`` and ``background`` are forwarded
@@ -48,8 +48,6 @@ class GeeknowAdapter(OpenAIImagesAdapter):
     default_model = "gpt-image-1"
     models = (*GPT_IMAGE_1_FAMILY, GPT_IMAGE_2, *DALL_E)
     options_model = GeeknowOptions
-    # The gateway forwards style in edits too.
-    edit_fields = (*OpenAIImagesAdapter.edit_fields, "style")
     wire_fields: ClassVar[Mapping[str, str]] = {
         **OpenAIImagesAdapter.wire_fields,
         "style": "`style` (forwarded to the upstream as given)",
@@ -64,17 +62,17 @@ class GeeknowAdapter(OpenAIImagesAdapter):
         caps = gpt_image_capabilities(model)
         if not caps.known:
             return caps
-        changes: dict[str, Any] = {"styles": (ANY,)}
-        if model == GPT_IMAGE_2:
-            changes.update(
-                sizes=tuple(row["1k"] for row in GEEKNOW_GPT_IMAGE_2_PRESETS.values()),
-                size_multiple_of=None,
-                aspect_range=None,
-                max_pixels=None,
-                max_edge=None,
-                size_presets=GEEKNOW_GPT_IMAGE_2_PRESETS,
-            )
-        return caps.replace(**changes)
+        caps = caps.replace(styles=(ANY,))
+        if model != GPT_IMAGE_2:
+            return caps
+        return caps.replace(
+            sizes=tuple(row["1k"] for row in GEEKNOW_GPT_IMAGE_2_PRESETS.values()),
+            size_multiple_of=None,
+            aspect_range=None,
+            max_pixels=None,
+            max_edge=None,
+            size_presets=GEEKNOW_GPT_IMAGE_2_PRESETS,
+        )
 
     def extra_fields(self, plan: Plan) -> dict[str, Any]:
         options = plan.options

@@ -1,4 +1,4 @@
-"""The ``openai`` provider: the official OpenAI Images API (dialects.md section 3).
+"""The ``openai`` provider: the official OpenAI Images API (see docs/dialects/openai.md).
 
 Models and their rules: the gpt-image family here, dall-e-2/3 in the ``dalle`` plugin (it
 applies to every provider). ``response_format`` is a dall-e option on this API (gpt-image
@@ -16,27 +16,28 @@ from imagebridge import hookimpl
 from imagebridge.adapter import Adapter, Capabilities, Plan, Problem
 
 from ._openai_images import OpenAIImagesAdapter
-from ._tables import GPT_IMAGE_2_PIXELS, GPT_IMAGE_2_TIERS
+from ._tables import GPT_IMAGE_2_TIERS, gpt_image_2_pixels
 
 GPT_IMAGE_1_FAMILY = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5")
 GPT_IMAGE_2 = "gpt-image-2"
 DALL_E = ("dall-e-2", "dall-e-3")
 
-_GPT_IMAGE_COMMON: dict[str, Any] = {
-    "size_auto": True,
-    "max_n": 10,
-    "max_images_per_call": 10,
-    "qualities": ("auto", "low", "medium", "high"),
-    "output_formats": ("png", "jpeg", "webp"),
-    "output_compression": True,
-    "backgrounds": ("auto", "transparent", "opaque"),
-    "moderations": ("auto", "low"),
-    "max_prompt_chars": 32000,
-    "edits": True,
-    "max_edit_images": 16,
-    "mask": True,
-    "max_input_image_bytes": 50 * 1024 * 1024,
-}
+#: What every gpt-image model takes on the OpenAI Images API; each model adds its sizes.
+_GPT_IMAGE = Capabilities(
+    size_auto=True,
+    max_n=10,
+    max_images_per_call=10,
+    qualities=("auto", "low", "medium", "high"),
+    output_formats=("png", "jpeg", "webp"),
+    output_compression=True,
+    backgrounds=("auto", "transparent", "opaque"),
+    moderations=("auto", "low"),
+    max_prompt_chars=32000,
+    edits=True,
+    max_edit_images=16,
+    mask=True,
+    max_input_image_bytes=50 * 1024 * 1024,
+)
 
 
 def gpt_image_capabilities(model: str) -> Capabilities:
@@ -44,13 +45,8 @@ def gpt_image_capabilities(model: str) -> Capabilities:
     if model not in (*GPT_IMAGE_1_FAMILY, GPT_IMAGE_2):
         return Capabilities.unchecked(model, edits=True, max_edit_images=16, mask=True)
     if model == GPT_IMAGE_2:
-        return Capabilities(
-            model=model,
-            size_presets=GPT_IMAGE_2_TIERS,
-            **GPT_IMAGE_2_PIXELS,
-            **_GPT_IMAGE_COMMON,
-        )
-    return Capabilities(
+        return gpt_image_2_pixels(_GPT_IMAGE.replace(model=model, size_presets=GPT_IMAGE_2_TIERS))
+    return _GPT_IMAGE.replace(
         model=model,
         sizes=("1024x1024", "1536x1024", "1024x1536"),
         size_presets={
@@ -58,7 +54,6 @@ def gpt_image_capabilities(model: str) -> Capabilities:
             "3:2": {"1k": "1536x1024"},
             "2:3": {"1k": "1024x1536"},
         },
-        **_GPT_IMAGE_COMMON,
     )
 
 

@@ -36,13 +36,13 @@ from ._errors import (
 from ._flow import Progress
 from ._inputs import ImageInput
 from ._journal import JournalEntry, TaskJournal
-from ._plugins import Registry, create_registry, default_registry
+from ._plugins import PluginInfo, Registry, create_registry, default_registry
 from ._polling import PollPolicy, TaskState
-from ._preflight import ImageWarning
 from ._request import ImageRequest
 from ._result import GeneratedImage, ImageResult, Usage
 from ._retry import RetryPolicy
 from ._tasks import TaskHandle
+from ._warnings import ImageWarning, WarningCode
 from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -71,6 +71,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "PluginError",
+    "PluginInfo",
     "PollPolicy",
     "Problem",
     "Progress",
@@ -85,6 +86,7 @@ __all__ = [
     "TaskJournal",
     "TaskState",
     "Usage",
+    "WarningCode",
     "__version__",
     "create_registry",
     "default_registry",

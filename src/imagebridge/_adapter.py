@@ -56,6 +56,9 @@ class Adapter:
     #: Canonical field -> how it goes on the wire (documentation; tested against real
     #: requests so it cannot drift). Fields not listed are not sent.
     wire_fields: ClassVar[Mapping[str, str]] = {}
+    #: The adapter contract this class was written for
+    #: (:data:`imagebridge.adapter.ADAPTER_API_VERSION`); a class that does not say is 1.
+    api_version: ClassVar[int] = 1
     #: How asynchronous tasks are polled (clients may override it per instance).
     poll_policy: PollPolicy = PollPolicy()
     #: Whether result URLs may point at link-local and cloud-metadata addresses (clients set
@@ -108,11 +111,14 @@ class Adapter:
         raise NotImplementedError
 
     def wait(self, task: TaskHandle) -> Flow[ImageResult]:
-        """Poll an accepted task until it ends and return its images (inside a flow)."""
+        """Poll an accepted task until it ends and return its images (inside a flow).
+
+        ``generate()``, ``wait()``, resuming and batches all finish a task through this
+        method, so an adapter may override it (``check()`` polls once through :meth:`check`
+        and :meth:`collect`). The client attaches the task to the result and journals it.
+        """
         state = yield from self.poll(task)
-        result = self.collect(task, state)
-        result.tasks.append(task)
-        return result
+        return self.collect(task, state)
 
     def poll(self, task: TaskHandle) -> Flow[TaskState]:
         """Poll with the shared engine until the task succeeds (or raise its failure)."""

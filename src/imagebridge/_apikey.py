@@ -90,12 +90,3 @@ def restore_task(task: TaskHandle | str, redactor: Redactor) -> TaskHandle | str
     # In the handle's JSON, the key is put back JSON-escaped (it may hold a quote).
     escaped = json.dumps(redactor.restore(REDACTED))[1:-1]
     return TaskHandle.from_json(text.replace(REDACTED, escaped))
-
-
-def scrub_handle(task: TaskHandle, redactor: Redactor) -> TaskHandle:
-    """``task`` with ``redactor``'s secrets replaced (the same handle when it has none)."""
-    if not redactor:
-        return task  # no key (or none long enough to be one): nothing to look for
-    data = task.model_dump()
-    clean = redactor.obj(data)
-    return task if clean == data else TaskHandle.model_validate(clean)

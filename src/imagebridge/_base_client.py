@@ -1,12 +1,20 @@
-"""What both clients share, with no I/O: finding the adapter, the key and the base URL,
-building and pre-flighting the canonical request, and merging the results of a request
-split into several calls. :mod:`imagebridge._client` adds an HTTP client and a driver.
+"""What both clients share, with no I/O of their own: finding the adapter, the key and the
+base URL, pre-flighting the canonical request, building the one flow of every operation,
+and finishing its results. :mod:`imagebridge._client` adds an HTTP client and a driver.
+
+Every operation goes the same way: a :class:`~imagebridge._preflight.Plan` (or an accepted
+task's handle) becomes one flow per provider call (:meth:`ClientBase._flows`,
+:meth:`ClientBase._task_flow`), each run by the driver under a
+:class:`~imagebridge._jobs.Job` (which journals the task and keeps it on errors), and the
+results are finished in one place (:meth:`ClientBase._finish`: merged, counted, bound to
+the driver for downloads). ``generate``, ``edit``, ``submit``, ``wait``, ``check``,
+resuming a journaled task and batch items all take that path.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -14,36 +22,31 @@ import httpx
 from ._adapter import Adapter
 from ._apikey import check_auth_headers, credentials_redactor, resolve_api_key, restore_task
 from ._clock import SYSTEM_CLOCK, Clock
-from ._deadline import UNSET
-from ._driver import (
-    DEFAULT_MAX_DOWNLOAD,
-    DEFAULT_MAX_RESPONSE,
-    AsyncDriver,
-    ProgressCallback,
-    SyncDriver,
-)
+from ._deadline import ClientDefault
+from ._driver import AsyncDriver, SyncDriver
+from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
 from ._errors import ConfigurationError, ImageBridgeError, InvalidRequestError, Problem
-from ._flow import Flow
+from ._flow import Flow, ProgressCallback
+from ._jobs import Job, JobSettings, TaskRecorder
 from ._journal import TaskJournal, open_default_journal
 from ._plugins import Registry, default_registry
 from ._polling import PollPolicy, TaskState
-from ._preflight import ImageWarning, Operation, Plan, plan
+from ._preflight import Operation, Plan, plan
 from ._request import build_request
 from ._result import ImageResult, Usage
 from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._tasks import TaskHandle
+from ._warnings import ImageWarning
 
 #: Default overall deadline of one job (submit, polling and download), in seconds.
 DEFAULT_TIMEOUT = 600.0
 #: Default timeout of one HTTP request, in seconds.
 DEFAULT_REQUEST_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
-
-#: The "use the client's setting" default of per-call ``timeout=``.
-_UNSET: Any = UNSET
+JournalSetting = TaskJournal | str | os.PathLike[str] | bool | None
 
 
-class _ClientBase:
+class ClientBase:
     _driver: SyncDriver | AsyncDriver
 
     def __init__(
@@ -59,7 +62,7 @@ class _ClientBase:
         clock: Clock | None = None,
         poll_policy: PollPolicy | None = None,
         retry: RetryPolicy | None = None,
-        journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
+        journal: JournalSetting = True,
         max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
         allow_link_local_urls: bool = False,
@@ -93,26 +96,28 @@ class _ClientBase:
         auth_headers = self._adapter.auth_headers(api_key) if api_key else {}
         check_auth_headers(auth_headers, provider)
         self._redactor = credentials_redactor(api_key, auth_headers)
-        self._journal = _journal(journal)
-        if self._journal is not None:
-            self._journal.scrub_with(self._redactor)
-        # A journal the client opened itself is closed with it; one passed in is the caller's.
-        self._owns_journal = not isinstance(journal, TaskJournal)
+        self._recorder = TaskRecorder(
+            _journal(journal), self._redactor, owned=not isinstance(journal, TaskJournal)
+        )
+        self._clock = clock or SYSTEM_CLOCK
+        self._settings = JobSettings(
+            provider=provider,
+            recorder=self._recorder,
+            redactor=self._redactor,
+            retry=retry or DEFAULT_RETRY,
+            on_progress=on_progress,
+            max_download_bytes=max_download_bytes,
+        )
         if isinstance(request_timeout, int | float):
             request_timeout = httpx.Timeout(request_timeout)
         self._driver_options: dict[str, Any] = {
-            "provider": provider,
+            "settings": self._settings,
             "base_url": self.base_url,
             "auth_headers": auth_headers,
             "request_timeout": request_timeout,
-            "clock": clock or SYSTEM_CLOCK,
-            "redactor": self._redactor,
+            "clock": self._clock,
             "observer": self._registry.observer(provider),
-            "on_progress": on_progress,
             "download_auth": adapter_cls.download_auth,
-            "retry": retry or DEFAULT_RETRY,
-            "journal": self._journal,
-            "max_download_bytes": max_download_bytes,
             "max_response_bytes": max_response_bytes,
             "download_timeout": timeout,
             "allow_link_local_urls": allow_link_local_urls,
@@ -125,8 +130,16 @@ class _ClientBase:
     def adapter(self) -> Adapter:
         return self._adapter
 
-    # -- preparing a job (no I/O) -------------------------------------------------------------
-    def _plan(self, operation: Operation, prompt: str, fields: dict[str, Any]) -> Plan:
+    @property
+    def journal(self) -> TaskJournal | None:
+        """The task journal this client writes accepted tasks to, or None."""
+        return self._recorder.journal
+
+    # -- planning (no I/O) --------------------------------------------------------------------
+    def plan(self, prompt: str, *, operation: Operation = "generate", **fields: Any) -> Plan:
+        """Pre-flight a request without sending anything: the validated
+        :class:`~imagebridge.adapter.Plan` of the call (wire size, calls, warnings), or
+        :class:`~imagebridge.InvalidRequestError` naming every problem."""
         request = build_request(prompt, fields, self.provider)
         model = request.model or self._adapter.default_model
         caps = self._registry.capabilities(self._adapter, model)
@@ -141,30 +154,73 @@ class _ClientBase:
             extra_problems=problems,
         )
 
-    def _flows(self, job: Plan) -> list[Flow[ImageResult]]:
-        method = self._adapter.edit if job.operation == "edit" else self._adapter.generate
-        return [_at_most(method(job.for_batch(n)), n) for n in job.batches]
-
-    def _submit_flow(self, prompt: str, fields: dict[str, Any]) -> Flow[TaskHandle]:
-        job = self._plan("generate", prompt, fields)
-        if not job.capabilities.async_tasks:
+    def _submit_plan(self, prompt: str, fields: Mapping[str, Any]) -> Plan:
+        """The plan of a ``submit()``: one asynchronous task."""
+        planned = self.plan(prompt, **fields)
+        if not planned.capabilities.async_tasks:
             raise InvalidRequestError(
                 [Problem("submit", self.provider, "this provider has no asynchronous tasks")],
                 provider=self.provider,
             )
-        if len(job.batches) > 1:
+        if len(planned.batches) > 1:
             raise InvalidRequestError(
                 [
                     Problem(
                         "n",
-                        job.request.n,
-                        f"submit() sends one task and {job.model} makes at most"
-                        f" {job.capabilities.max_images_per_call} per task",
+                        planned.request.n,
+                        f"submit() sends one task and {planned.model} makes at most"
+                        f" {planned.capabilities.max_images_per_call} per task",
                     )
                 ],
                 provider=self.provider,
             )
-        return self._adapter.submit(job)
+        return planned
+
+    def _job(
+        self,
+        timeout: float | ClientDefault | None,
+        *,
+        on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
+        task: TaskHandle | None = None,
+        label: str | None = None,
+    ) -> Job:
+        seconds = self.timeout if isinstance(timeout, ClientDefault) else timeout
+        return Job(
+            self._settings,
+            timeout=seconds,
+            now=self._clock.monotonic(),
+            retry=retry,
+            on_progress=on_progress,
+            task=task,
+            label=label,
+        )
+
+    # -- the flows of every operation ---------------------------------------------------------
+    def _flows(self, planned: Plan) -> list[Flow[ImageResult]]:
+        """One flow per provider call of a generate or edit."""
+        method = self._adapter.edit if planned.operation == "edit" else self._adapter.generate
+        return [_at_most(method(planned.for_batch(n)), n) for n in planned.batches]
+
+    def _task_flow(self, task: TaskHandle, *, once: bool) -> Flow[ImageResult | TaskState]:
+        """Finish an accepted task: the adapter's own :meth:`~Adapter.wait` (polling until
+        it ends), or with ``once`` one poll (:meth:`~Adapter.check`) and, when it succeeded,
+        its result (:meth:`~Adapter.collect`)."""
+        if once:
+            state = yield from self._adapter.check(task)
+            if state.phase != "succeeded":
+                return state
+            result = self._adapter.collect(task, state)
+        else:
+            result = yield from self._adapter.wait(task)
+        if "n" in task.model_fields_set:
+            _keep_requested(result, task.n)
+        else:
+            # A task resumed by its id alone: how many images it makes is not known.
+            model = task.model or self._adapter.default_model
+            cap = self._registry.capabilities(self._adapter, model).max_images_per_call
+            _keep_requested(result, cap, f"{model} makes at most {cap} per task")
+        return result
 
     def _task(self, task: TaskHandle | str) -> TaskHandle:
         """A handle this client may poll: its provider and API, so the key goes nowhere else,
@@ -189,77 +245,60 @@ class _ClientBase:
             raise ConfigurationError(f"{self.provider} has no asynchronous tasks to wait for")
         return TaskHandle(provider=self.provider, base_url=self.base_url, task_id=task)
 
-    def _merge(self, job: Plan, results: Sequence[ImageResult]) -> ImageResult:
-        first = results[0]
-        merged = first
-        if len(results) > 1:
-            usage: Usage | None = None
-            for result in results:
-                if result.usage is not None:
-                    usage = result.usage if usage is None else usage + result.usage
-            merged = ImageResult(
-                images=[image for result in results for image in result.images],
-                provider=first.provider,
-                model=first.model,
-                task_ids=[t for result in results for t in result.task_ids],
-                tasks=[t for result in results for t in result.tasks],
-                created=first.created,
-                usage=usage,
-                warnings=[w for result in results for w in result.warnings],
-                raw=[raw for result in results for raw in result.raw],
+    # -- finishing results --------------------------------------------------------------------
+    def _finish(self, results: Sequence[ImageResult], planned: Plan | TaskHandle) -> ImageResult:
+        """The one result of a job: the results of its calls merged, the plan's warnings
+        first, fewer images than asked for warned about, and every image bound to the
+        driver (downloads) and named after its task, with no secret in the name."""
+        merged = _merge(results)
+        if isinstance(planned, Plan):
+            merged.warnings[:0] = planned.warnings
+            if merged.model is None:
+                merged.model = planned.model
+            requested, expected, output_format = (
+                planned.request.n,
+                planned.expected_size,
+                planned.request.output_format,
             )
-        merged.warnings[:0] = job.warnings
-        if merged.model is None:
-            merged.model = job.model
-        _check_count(merged, job.request.n)
+        else:
+            requested, expected, output_format = planned.n, planned.expected_size, None
+        _check_count(merged, requested)
+        merged.bind(self._driver, expected, self._recorder.saved, output_format)
+        for image in merged.images:
+            image.name = self._redactor.text(image.name)  # files named after a task id
         return merged
 
     def _keep_partial(
-        self, error: ImageBridgeError, job: Plan, done: Sequence[ImageResult]
+        self, error: ImageBridgeError, planned: Plan, done: Sequence[ImageResult]
     ) -> None:
         """Attach the images of the calls that finished before one of a split request failed."""
         if done:
-            error.partial = self._finish(
-                self._merge(job, done), job.expected_size, job.request.output_format
-            )
+            error.partial = self._finish(done, planned)
             error.scrub(self._redactor)
 
     def _close_journal(self) -> None:
-        if self._journal is not None and self._owns_journal:
-            self._journal.close()
+        self._recorder.close()
 
-    def _deadline(self, timeout: float | None) -> float | None:
-        return self.timeout if timeout is _UNSET else timeout
 
-    def _finish(
-        self,
-        result: ImageResult,
-        expected: tuple[int, int] | None,
-        output_format: str | None = None,
-    ) -> ImageResult:
-        result._bind(self._driver, expected, self._driver.journal_mark, output_format)
-        for image in result.images:
-            image.name = self._redactor.text(image.name)  # files named after a task id
-        return result
-
-    def _collect(self, task: TaskHandle, state: TaskState) -> ImageResult | TaskState:
-        if state.phase != "succeeded":
-            return state
-        result = self._adapter.collect(task, state)
-        result.tasks.append(task)
-        if not result.task_ids:
-            result.task_ids.append(task.task_id)
-        if "n" in task.model_fields_set:
-            _keep_requested(result, task.n)
-        else:
-            # A task resumed by its id alone: how many images it makes is not known.
-            model = task.model or self._adapter.default_model
-            cap = self._registry.capabilities(self._adapter, model).max_images_per_call
-            _keep_requested(result, cap, f"{model} makes at most {cap} per task")
-        _check_count(result, task.n)
-        self._driver.check_inline(result, task)
-        self._driver.journal_mark(task, "fetched")
-        return self._finish(result, task.expected_size)
+def _merge(results: Sequence[ImageResult]) -> ImageResult:
+    first = results[0]
+    if len(results) == 1:
+        return first
+    usage: Usage | None = None
+    for result in results:
+        if result.usage is not None:
+            usage = result.usage if usage is None else usage + result.usage
+    return ImageResult(
+        images=[image for result in results for image in result.images],
+        provider=first.provider,
+        model=first.model,
+        task_ids=[t for result in results for t in result.task_ids],
+        tasks=[t for result in results for t in result.tasks],
+        created=first.created,
+        usage=usage,
+        warnings=[w for result in results for w in result.warnings],
+        raw=[raw for result in results for raw in result.raw],
+    )
 
 
 def _at_most(flow: Flow[ImageResult], n: int) -> Flow[ImageResult]:
@@ -296,7 +335,7 @@ def _check_count(result: ImageResult, requested: int) -> None:
         )
 
 
-def _journal(value: TaskJournal | str | os.PathLike[str] | bool | None) -> TaskJournal | None:
+def _journal(value: JournalSetting) -> TaskJournal | None:
     if value is True:
         return open_default_journal()
     if value is None or value is False:

@@ -22,9 +22,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from ._client import AsyncImageClient
 from ._errors import (
     ImageBridgeError,
     InvalidRequestError,
@@ -34,10 +33,32 @@ from ._errors import (
 )
 from ._files import usable_folder
 from ._inputs import ImageInput, TextError, check_text
-from ._journal import TaskJournal
+from ._journal import JournalEntry
+from ._preflight import Plan
 from ._result import ImageResult
+from ._tasks import TaskHandle
 
 Status = Literal["saved", "skipped", "failed", "unknown"]
+
+
+class BatchTarget(Protocol):
+    """What a batch needs of the client that runs it (the async client provides it)."""
+
+    def plan(self, prompt: str, fields: Mapping[str, Any]) -> Plan:
+        """Pre-flight one item (raises :class:`InvalidRequestError`)."""
+        ...
+
+    def entries(self, label: str) -> list[JournalEntry]:
+        """The journaled tasks under ``label``, oldest first."""
+        ...
+
+    async def run(self, planned: Plan, label: str) -> ImageResult:
+        """Run one item, its task journaled under ``label`` once accepted."""
+        ...
+
+    async def resume(self, task: TaskHandle) -> ImageResult:
+        """Wait for a task an earlier run had accepted."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -156,7 +177,7 @@ def read_report(path: Path) -> dict[str, BatchOutcome]:
 
 
 async def run_batch(
-    client: AsyncImageClient,
+    client: BatchTarget,
     items: list[BatchItem],
     output: Path,
     *,
@@ -181,7 +202,6 @@ async def run_batch(
     report = report or output / "batch-report.jsonl"
     done = read_report(report)
     key = key or batch_key(items)
-    journal = client._journal
     queue: asyncio.Queue[BatchItem] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
@@ -201,7 +221,7 @@ async def run_batch(
                 item = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            finish(await _run_item(client, journal, item, output, done.get(item.id), key))
+            finish(await _run_item(client, item, output, done.get(item.id), key))
 
     workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(items)))]
     try:
@@ -214,8 +234,7 @@ async def run_batch(
 
 
 async def _run_item(
-    client: AsyncImageClient,
-    journal: TaskJournal | None,
+    client: BatchTarget,
     item: BatchItem,
     output: Path,
     previous: BatchOutcome | None,
@@ -227,7 +246,7 @@ async def _run_item(
         # Its submit may have created a task: sending it again could pay twice.
         return BatchOutcome(item.id, "unknown", previous.task_id, error=previous.error)
     label = f"batch:{key}:{item.id}"
-    entries = journal.entries(label=label) if journal is not None and journal.path.exists() else []
+    entries = client.entries(label)
     saved = [e for e in entries if e.state == "saved"]
     if saved:
         entry = saved[-1]
@@ -235,26 +254,14 @@ async def _run_item(
     pending = [e for e in entries if e.state in ("accepted", "fetched")]
     try:
         if pending:
-            result = await client.wait(pending[-1].task)
+            result = await client.resume(pending[-1].task)
             return await _saved(item, result, output, resumed=True)
-        result = await _submit_and_wait(client, item, label)
+        result = await client.run(client.plan(item.prompt, item.fields), label)
         return await _saved(item, result, output)
     except SubmitOutcomeUnknownError as error:
         return BatchOutcome(item.id, "unknown", error.task_id, error=_describe(error))
     except ImageBridgeError as error:
         return BatchOutcome(item.id, "failed", error.task_id, error=_describe(error))
-
-
-async def _submit_and_wait(client: AsyncImageClient, item: BatchItem, label: str) -> ImageResult:
-    """Where the item is one asynchronous task: submit it under the item's journal label
-    (written the moment it is accepted), then wait; otherwise one generate call."""
-    job = client._plan("generate", item.prompt, dict(item.fields))
-    if not (job.capabilities.async_tasks and len(job.batches) == 1):
-        return await client._run(job, client.timeout, None, None)
-    handle = await client._driver.run(
-        client._adapter.submit(job), timeout=client.timeout, label=label
-    )
-    return await client.wait(handle)
 
 
 async def _saved(

@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ._sizes import RESOLUTIONS, SizeTable
 
-__all__ = ["ANY", "Capabilities"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["ANY", "Capabilities", "CapabilityChanges"]
 
 #: An option value list containing ANY accepts every value and passes it through unchanged
 #: (e.g. a gateway that forwards ``style`` to whichever upstream serves the model).
@@ -76,7 +79,7 @@ class Capabilities:
     known: bool = True
 
     @classmethod
-    def unchecked(cls, model: str, **changes: Any) -> Capabilities:
+    def unchecked(cls, model: str, /, **changes: Unpack[CapabilityChanges]) -> Capabilities:
         """For a model the adapter does not know: every option is passed through unchecked
         (``known=False``, which adds a warning to the result)."""
         values: dict[str, Any] = {
@@ -95,7 +98,7 @@ class Capabilities:
         values.update(changes)
         return cls(**values)
 
-    def replace(self, **changes: Any) -> Capabilities:
+    def replace(self, **changes: Unpack[CapabilityChanges]) -> Capabilities:
         """A copy with some fields changed (for plugins refining a model's declaration)."""
         return dataclasses.replace(self, **changes)
 
@@ -111,12 +114,36 @@ class Capabilities:
         rule = f"any WxH with sides divisible by {self.size_multiple_of}"
         if self.max_edge:
             rule += f", edges up to {self.max_edge}"
+        if self.min_edge:
+            rule += f", edges at least {self.min_edge}"
         if self.aspect_range:
             low, high = self.aspect_range
             rule += f", aspect between {low:.3g} and {high:.3g}"
         if self.max_pixels:
             rule += f", at most {self.max_pixels:,} pixels"
         return rule
+
+    def pixel_problem(self, width: int, height: int) -> str | None:
+        """Why the pixel size ``WxH`` is not accepted, or None when it is (the rule that
+        pre-flight applies, and that the conformance kit builds its sizes from)."""
+        if self.sizes:
+            return None if f"{width}x{height}" in self.sizes else "not a size this model accepts"
+        if not self.free_pixels:
+            return "pixel sizes are not accepted"
+        m = self.size_multiple_of or 1
+        if width % m or height % m:
+            return f"both sides must be divisible by {m}"
+        if self.max_edge and max(width, height) > self.max_edge:
+            return f"an edge is longer than {self.max_edge}"
+        if self.min_edge and min(width, height) < self.min_edge:
+            return f"an edge is shorter than {self.min_edge}"
+        if self.aspect_range:
+            lo, hi = self.aspect_range
+            if not lo <= width / height <= hi:
+                return f"the aspect ratio is outside {lo:.3g}..{hi:.3g}"
+        if self.max_pixels and width * height > self.max_pixels:
+            return f"more than {self.max_pixels} pixels"
+        return None
 
     def size_forms(self) -> list[str]:
         """Every accepted size form in words (for errors, listings and the docs)."""
@@ -142,3 +169,39 @@ class Capabilities:
                 value = list(value)
             out[f.name] = value
         return out
+
+
+class CapabilityChanges(TypedDict, total=False):
+    """The fields of :class:`Capabilities`, as keyword arguments of :meth:`~Capabilities.replace`
+    and :meth:`~Capabilities.unchecked`, so that a type checker checks every name and value
+    (a test keeps it field for field equal to the dataclass)."""
+
+    model: str
+    sizes: tuple[str, ...]
+    size_multiple_of: int | None
+    aspect_range: tuple[float, float] | None
+    max_pixels: int | None
+    max_edge: int | None
+    min_edge: int | None
+    size_presets: SizeTable
+    size_auto: bool
+    native_ratio: bool
+    resolutions: tuple[str, ...]
+    max_n: int
+    max_images_per_call: int
+    qualities: tuple[str, ...] | None
+    styles: tuple[str, ...] | None
+    output_formats: tuple[str, ...] | None
+    output_compression: bool
+    backgrounds: tuple[str, ...] | None
+    moderations: tuple[str, ...] | None
+    user: bool
+    max_prompt_chars: int | None
+    max_reference_images: int
+    max_input_image_bytes: int | None
+    edits: bool
+    max_edit_images: int
+    mask: bool
+    generate_mask: bool
+    async_tasks: bool
+    known: bool

@@ -1,6 +1,6 @@
 """The two clients: :class:`ImageClient` and :class:`AsyncImageClient`.
 
-:class:`~imagebridge._base_client._ClientBase` holds everything that is not I/O; the two
+:class:`~imagebridge._base_client.ClientBase` holds everything that is not I/O; the two
 clients add only an HTTP client and a driver, so they offer the same methods with the same
 behaviour.
 """
@@ -8,40 +8,43 @@ behaviour.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ._base_client import (
-    _UNSET,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_TIMEOUT,
-    _ClientBase,
+    ClientBase,
+    JournalSetting,
 )
+from ._batch import BatchItem, BatchOutcome, run_batch
 from ._clock import Clock
+from ._deadline import CLIENT_DEFAULT, ClientDefault
 from ._deadline import install as install_deadline
-from ._driver import (
-    DEFAULT_MAX_DOWNLOAD,
-    DEFAULT_MAX_RESPONSE,
-    AsyncDriver,
-    ProgressCallback,
-    SyncDriver,
-)
+from ._driver import AsyncDriver, SyncDriver
+from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
 from ._errors import ImageBridgeError
-from ._journal import TaskJournal
+from ._flow import ProgressCallback
+from ._journal import JournalEntry
 from ._plugins import Registry
 from ._polling import PollPolicy, TaskState
 from ._preflight import Plan
+from ._request import ImageSource
 from ._result import ImageResult
 from ._retry import RetryPolicy
 from ._tasks import TaskHandle
 
 if TYPE_CHECKING:
-    from ._batch import BatchItem, BatchOutcome
+    from typing_extensions import Unpack
+
+    from ._request import GenerateFields, ImageOptions
 
 __all__ = ["AsyncImageClient", "ImageClient"]
+
+Timeout = float | ClientDefault | None
 
 
 _COMMON_DOC = """
@@ -61,7 +64,7 @@ _COMMON_DOC = """
 """
 
 
-class ImageClient(_ClientBase):
+class ImageClient(ClientBase):
     """Generate and edit images through one provider, synchronously.
 
     Use it as a context manager, or call :meth:`close`, to release its connections.
@@ -79,7 +82,7 @@ class ImageClient(_ClientBase):
         request_timeout: float | httpx.Timeout = DEFAULT_REQUEST_TIMEOUT,
         retry: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
-        journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
+        journal: JournalSetting = True,
         max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
         allow_link_local_urls: bool = False,
@@ -115,96 +118,86 @@ class ImageClient(_ClientBase):
         self,
         prompt: str,
         *,
-        timeout: float | None = _UNSET,
+        timeout: Timeout = CLIENT_DEFAULT,
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
-        **fields: Any,
+        **fields: Unpack[GenerateFields],
     ) -> ImageResult:
         """Generate images from a prompt. ``fields`` are :class:`ImageRequest` fields."""
-        job = self._plan("generate", prompt, fields)
-        return self._run(job, self._deadline(timeout), on_progress, retry)
+        return self._run(self.plan(prompt, **fields), timeout, on_progress, retry)
 
     def edit(
         self,
         prompt: str,
-        images: Sequence[Any],
+        images: Sequence[ImageSource],
         *,
-        mask: Any = None,
-        timeout: float | None = _UNSET,
+        mask: ImageSource | None = None,
+        timeout: Timeout = CLIENT_DEFAULT,
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
-        **fields: Any,
+        **fields: Unpack[ImageOptions],
     ) -> ImageResult:
         """Edit ``images`` (paths as :class:`pathlib.Path`, bytes or data URLs) by a prompt."""
-        fields.update(reference_images=images, mask=mask)
-        job = self._plan("edit", prompt, fields)
-        return self._run(job, self._deadline(timeout), on_progress, retry)
+        planned = self.plan(prompt, operation="edit", reference_images=images, mask=mask, **fields)
+        return self._run(planned, timeout, on_progress, retry)
 
     def submit(
         self,
         prompt: str,
         *,
-        timeout: float | None = _UNSET,
+        timeout: Timeout = CLIENT_DEFAULT,
         retry: RetryPolicy | None = None,
-        **fields: Any,
+        **fields: Unpack[GenerateFields],
     ) -> TaskHandle:
         """Submit an asynchronous task and return its handle at once (see :meth:`wait`)."""
-        flow = self._submit_flow(prompt, fields)
-        return self._driver.run(flow, timeout=self._deadline(timeout), retry=retry)
+        planned = self._submit_plan(prompt, fields)
+        return self._driver.run(self._adapter.submit(planned), self._job(timeout, retry=retry))
 
     def wait(
         self,
         task: TaskHandle | str,
         *,
-        timeout: float | None = _UNSET,
+        timeout: Timeout = CLIENT_DEFAULT,
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
     ) -> ImageResult:
         """Wait for an accepted task (a handle, or a task id of this provider)."""
         handle = self._task(task)
-        state = self._driver.run(
-            self._adapter.poll(handle),
-            timeout=self._deadline(timeout),
-            on_progress=on_progress,
-            task=handle,
-            retry=retry,
-        )
-        result = self._collect(handle, state)
+        job = self._job(timeout, on_progress=on_progress, retry=retry, task=handle)
+        result = self._driver.run(self._task_flow(handle, once=False), job)
         assert isinstance(result, ImageResult)
-        return result
+        return self._finish([result], handle)
 
     def check(
         self,
         task: TaskHandle | str,
         *,
-        timeout: float | None = _UNSET,
+        timeout: Timeout = CLIENT_DEFAULT,
         retry: RetryPolicy | None = None,
     ) -> ImageResult | TaskState:
         """Ask once, now, how a task is doing: its result if it succeeded, else its state
         (a failed task raises its error)."""
         handle = self._task(task)
-        state = self._driver.run(
-            self._adapter.check(handle), timeout=self._deadline(timeout), task=handle, retry=retry
-        )
-        return self._collect(handle, state)
+        job = self._job(timeout, retry=retry, task=handle)
+        outcome = self._driver.run(self._task_flow(handle, once=True), job)
+        return outcome if isinstance(outcome, TaskState) else self._finish([outcome], handle)
 
     def _run(
         self,
-        job: Plan,
-        deadline: float | None,
+        planned: Plan,
+        timeout: Timeout,
         on_progress: ProgressCallback | None,
         retry: RetryPolicy | None,
     ) -> ImageResult:
         results: list[ImageResult] = []
-        for flow in self._flows(job):
+        for flow in self._flows(planned):
+            job = self._job(timeout, on_progress=on_progress, retry=retry)
             try:
-                results.append(
-                    self._driver.run(flow, timeout=deadline, on_progress=on_progress, retry=retry)
-                )
+                results.append(self._driver.run(flow, job))
             except ImageBridgeError as error:
-                self._keep_partial(error, job, results)
+                self._keep_partial(error, planned, results)
                 raise
-        return self._finish(self._merge(job, results), job.expected_size, job.request.output_format)
+        return self._finish(results, planned)
 
     def close(self) -> None:
         """Close the connections (if the client created its own HTTP client)."""
@@ -219,7 +212,7 @@ class ImageClient(_ClientBase):
         self.close()
 
 
-class AsyncImageClient(_ClientBase):
+class AsyncImageClient(ClientBase):
     """The asynchronous twin of :class:`ImageClient`: the same methods, awaited.
 
     Calls that ``n`` splits into several provider calls run concurrently; cancelling an
@@ -240,7 +233,7 @@ class AsyncImageClient(_ClientBase):
         request_timeout: float | httpx.Timeout = DEFAULT_REQUEST_TIMEOUT,
         retry: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
-        journal: TaskJournal | str | os.PathLike[str] | bool | None = True,
+        journal: JournalSetting = True,
         max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
         allow_link_local_urls: bool = False,
@@ -277,113 +270,106 @@ class AsyncImageClient(_ClientBase):
         self,
         prompt: str,
         *,
-        timeout: float | None = _UNSET,
+        timeout: Timeout = CLIENT_DEFAULT,
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
-        **fields: Any,
+        **fields: Unpack[GenerateFields],
     ) -> ImageResult:
         """Generate images from a prompt. ``fields`` are :class:`ImageRequest` fields."""
-        job = self._plan("generate", prompt, fields)
-        return await self._run(job, self._deadline(timeout), on_progress, retry)
+        return await self._run(self.plan(prompt, **fields), timeout, on_progress, retry)
 
     async def edit(
         self,
         prompt: str,
-        images: Sequence[Any],
+        images: Sequence[ImageSource],
         *,
-        mask: Any = None,
-        timeout: float | None = _UNSET,
+        mask: ImageSource | None = None,
+        timeout: Timeout = CLIENT_DEFAULT,
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
-        **fields: Any,
+        **fields: Unpack[ImageOptions],
     ) -> ImageResult:
         """Edit ``images`` (paths as :class:`pathlib.Path`, bytes or data URLs) by a prompt."""
-        fields.update(reference_images=images, mask=mask)
-        job = self._plan("edit", prompt, fields)
-        return await self._run(job, self._deadline(timeout), on_progress, retry)
+        planned = self.plan(prompt, operation="edit", reference_images=images, mask=mask, **fields)
+        return await self._run(planned, timeout, on_progress, retry)
 
     async def submit(
         self,
         prompt: str,
         *,
-        timeout: float | None = _UNSET,
+        timeout: Timeout = CLIENT_DEFAULT,
         retry: RetryPolicy | None = None,
-        **fields: Any,
+        **fields: Unpack[GenerateFields],
     ) -> TaskHandle:
         """Submit an asynchronous task and return its handle at once (see :meth:`wait`)."""
-        flow = self._submit_flow(prompt, fields)
-        return await self._driver.run(flow, timeout=self._deadline(timeout), retry=retry)
+        planned = self._submit_plan(prompt, fields)
+        job = self._job(timeout, retry=retry)
+        return await self._driver.run(self._adapter.submit(planned), job)
 
     async def wait(
         self,
         task: TaskHandle | str,
         *,
-        timeout: float | None = _UNSET,
+        timeout: Timeout = CLIENT_DEFAULT,
         on_progress: ProgressCallback | None = None,
         retry: RetryPolicy | None = None,
     ) -> ImageResult:
         """Wait for an accepted task (a handle, or a task id of this provider)."""
         handle = self._task(task)
-        state = await self._driver.run(
-            self._adapter.poll(handle),
-            timeout=self._deadline(timeout),
-            on_progress=on_progress,
-            task=handle,
-            retry=retry,
-        )
-        result = self._collect(handle, state)
+        job = self._job(timeout, on_progress=on_progress, retry=retry, task=handle)
+        result = await self._driver.run(self._task_flow(handle, once=False), job)
         assert isinstance(result, ImageResult)
-        return result
+        return self._finish([result], handle)
 
     async def check(
         self,
         task: TaskHandle | str,
         *,
-        timeout: float | None = _UNSET,
+        timeout: Timeout = CLIENT_DEFAULT,
         retry: RetryPolicy | None = None,
     ) -> ImageResult | TaskState:
         """Ask once, now, how a task is doing: its result if it succeeded, else its state
         (a failed task raises its error)."""
         handle = self._task(task)
-        state = await self._driver.run(
-            self._adapter.check(handle), timeout=self._deadline(timeout), task=handle, retry=retry
-        )
-        return self._collect(handle, state)
+        job = self._job(timeout, retry=retry, task=handle)
+        outcome = await self._driver.run(self._task_flow(handle, once=True), job)
+        return outcome if isinstance(outcome, TaskState) else self._finish([outcome], handle)
 
     async def _run(
         self,
-        job: Plan,
-        deadline: float | None,
+        planned: Plan,
+        timeout: Timeout,
         on_progress: ProgressCallback | None,
         retry: RetryPolicy | None,
+        label: str | None = None,
     ) -> ImageResult:
-        flows = self._flows(job)
         runs = [
-            self._driver.run(flow, timeout=deadline, on_progress=on_progress, retry=retry)
-            for flow in flows
+            self._driver.run(
+                flow, self._job(timeout, on_progress=on_progress, retry=retry, label=label)
+            )
+            for flow in self._flows(planned)
         ]
         if len(runs) == 1:
-            results = [await runs[0]]
-        else:
-            import asyncio  # only split requests need it; keeps `import imagebridge` light
+            return self._finish([await runs[0]], planned)
+        import asyncio  # only split requests need it; keeps `import imagebridge` light
 
-            tasks = [asyncio.ensure_future(run) for run in runs]
-            try:
-                results = list(await asyncio.gather(*tasks))
-            except BaseException as error:
-                # Never leave sibling calls running; keep what finished (it is paid for).
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                if isinstance(error, ImageBridgeError):
-                    done = [
-                        t.result()
-                        for t in tasks
-                        if t.done() and not t.cancelled() and t.exception() is None
-                    ]
-                    self._keep_partial(error, job, done)
-                raise
-        return self._finish(self._merge(job, results), job.expected_size, job.request.output_format)
+        tasks = [asyncio.ensure_future(run) for run in runs]
+        try:
+            results = list(await asyncio.gather(*tasks))
+        except BaseException as error:
+            # Never leave sibling calls running; keep what finished (it is paid for).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if isinstance(error, ImageBridgeError):
+                done = [
+                    t.result()
+                    for t in tasks
+                    if t.done() and not t.cancelled() and t.exception() is None
+                ]
+                self._keep_partial(error, planned, done)
+            raise
+        return self._finish(results, planned)
 
     async def batch(
         self,
@@ -400,16 +386,17 @@ class AsyncImageClient(_ClientBase):
         waited for, never submitted again (see :mod:`imagebridge._batch`). Async only:
         bounded concurrency is what the async client is for.
         """
-        from ._batch import run_batch
-
         return await run_batch(
-            self,
+            _BatchPort(self),
             list(items),
             Path(output),
             concurrency=concurrency,
             report=Path(report) if report is not None else None,
             on_outcome=on_outcome,
         )
+
+    def _entries(self, label: str) -> list[JournalEntry]:
+        return self._recorder.entries(label)
 
     async def aclose(self) -> None:
         """Close the connections (if the client created its own HTTP client)."""
@@ -422,6 +409,30 @@ class AsyncImageClient(_ClientBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class _BatchPort:
+    """What a batch needs of its client (:class:`imagebridge._batch.BatchTarget`)."""
+
+    def __init__(self, client: AsyncImageClient) -> None:
+        self._client = client
+
+    def plan(self, prompt: str, fields: Mapping[str, Any]) -> Plan:
+        return self._client.plan(prompt, **fields)
+
+    def entries(self, label: str) -> list[JournalEntry]:
+        return self._client._entries(label)
+
+    async def run(self, planned: Plan, label: str) -> ImageResult:
+        # A request of one call is journaled under the item's label the moment its task is
+        # accepted, so that a re-run resumes it instead of paying again.
+        one_call = len(planned.batches) == 1
+        return await self._client._run(
+            planned, CLIENT_DEFAULT, None, None, label if one_call else None
+        )
+
+    async def resume(self, task: TaskHandle) -> ImageResult:
+        return await self._client.wait(task)
 
 
 ImageClient.__doc__ = (ImageClient.__doc__ or "") + _COMMON_DOC

@@ -22,24 +22,28 @@ checks the deadline between body chunks.
 
 from __future__ import annotations
 
+import enum
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Final, TypeVar
 
 import httpcore
 import httpx
 
 
-class _Default:
-    """The "use the client's setting" default of a per-call ``timeout=``."""
+class ClientDefault(enum.Enum):
+    """The type of :data:`CLIENT_DEFAULT`: a per-call ``timeout=`` left to the client's own."""
+
+    TIMEOUT = "the client's timeout"
 
     def __repr__(self) -> str:
-        return "<the client's timeout>"
+        return "CLIENT_DEFAULT"
 
 
-#: The default of per-call ``timeout=`` arguments.
-UNSET: Any = _Default()
+#: The default of per-call ``timeout=`` arguments: the client's ``timeout``.
+CLIENT_DEFAULT: Final = ClientDefault.TIMEOUT
 
 #: The deadline (time.monotonic()) of the request being sent in this context, or None.
 io_deadline: ContextVar[float | None] = ContextVar("imagebridge_io_deadline", default=None)
@@ -47,6 +51,35 @@ io_deadline: ContextVar[float | None] = ContextVar("imagebridge_io_deadline", de
 #: Writes are cut into slices of this size so that a slow reader cannot stretch one write
 #: past the deadline by much (each slice gets the time left).
 _WRITE_SLICE = 64 * 1024
+
+
+T = TypeVar("T")
+
+
+async def bounded(
+    seconds: float | None,
+    slot: AbstractAsyncContextManager[Any],
+    request: httpx.Request,
+    exchange: Callable[[], Awaitable[T]],
+) -> T:
+    """Run ``exchange`` (hand ``request`` to the HTTP client, read what comes back) within
+    ``slot`` and cancel it after ``seconds``, whatever the transport. A cancelled exchange
+    is the timeout httpx would have raised: a pool timeout while it waited for a slot
+    (nothing was sent), a read timeout once the request was handed over."""
+    if seconds is None:
+        async with slot:
+            return await exchange()
+    import anyio  # httpx's own dependency, already imported by httpx.AsyncClient
+
+    handed = False
+    with anyio.move_on_after(seconds) as scope:
+        async with slot:
+            handed = True
+            return await exchange()
+    assert scope.cancelled_caught
+    if handed:
+        raise httpx.ReadTimeout("the job's deadline has passed", request=request)
+    raise httpx.PoolTimeout("the job's deadline has passed", request=request)
 
 
 def time_left(timeout: float | None, error: type[Exception]) -> float | None:

@@ -24,22 +24,22 @@ Errors that happen after a provider accepted a task carry its ``task_id`` (and t
 resumable ``task`` handle when there is one): that image is paid for and can be fetched later.
 
 No error ever holds an API key: every error leaves the client through
-:meth:`ImageBridgeError.scrub`, which removes the client's secrets from all of it (see
-:mod:`imagebridge._redact`).
+:meth:`ImageBridgeError.scrub`, which removes the client's secrets (held by a
+:class:`imagebridge._redact.Redactor`) from all of it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from ._redact import Redactor, cut
+from ._tasks import TaskHandle
 
 if TYPE_CHECKING:
     from ._result import ImageResult
-    from ._tasks import TaskHandle
 
 __all__ = [
     "APIConnectionError",
@@ -97,6 +97,14 @@ class ImageBridgeError(Exception):
 _E = TypeVar("_E", bound=ImageBridgeError)
 
 
+@runtime_checkable
+class Scrubbable(Protocol):
+    """An object of the library's own that holds text a server sent (results and images):
+    it replaces each such field with ``scrub(field)``."""
+
+    def scrub_fields(self, scrub: Callable[[Any], Any]) -> None: ...
+
+
 def _scrub_exception(error: BaseException, redactor: Redactor, seen: set[int]) -> None:
     if id(error) in seen:
         return
@@ -114,10 +122,6 @@ def _scrub_exception(error: BaseException, redactor: Redactor, seen: set[int]) -
 def _scrubbed(value: Any, redactor: Redactor, seen: set[int]) -> Any:
     """``value`` without secrets: strings, containers, exceptions and the library's own
     objects are scrubbed; any other object is left alone (it may be a client's driver)."""
-    from ._apikey import scrub_handle
-    from ._result import GeneratedImage, ImageResult
-    from ._tasks import TaskHandle
-
     if isinstance(value, str | bytes):
         return redactor.obj(value)
     if isinstance(value, BaseException):
@@ -129,18 +133,13 @@ def _scrubbed(value: Any, redactor: Redactor, seen: set[int]) -> Any:
     elif type(value) in (list, tuple):
         return type(value)(_scrubbed(v, redactor, seen) for v in value)
     elif isinstance(value, TaskHandle):
-        return scrub_handle(value, redactor)
+        return value.scrubbed(redactor)
     elif isinstance(value, Problem):
         for name in Problem.__slots__:
             setattr(value, name, _scrubbed(getattr(value, name), redactor, seen))
-    elif isinstance(value, GeneratedImage):
-        # The URL too: a link made out of the key is not shown, even at the cost of the image.
-        for name in ("url", "file_id", "revised_prompt", "name"):
-            setattr(value, name, _scrubbed(getattr(value, name), redactor, seen))
-    elif isinstance(value, ImageResult):
-        for f in dataclasses.fields(value):
-            if not f.name.startswith("_"):
-                setattr(value, f.name, _scrubbed(getattr(value, f.name), redactor, seen))
+    elif isinstance(value, Scrubbable):
+        # The library's own result objects (they import this module, so they say what to scrub).
+        value.scrub_fields(lambda item: _scrubbed(item, redactor, seen))
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = {
             f.name: _scrubbed(getattr(value, f.name), redactor, seen)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -147,3 +148,66 @@ def _problem(folder: Path) -> str | None:
 def _present(path: Path) -> bool:
     """Whether anything has this name, a dangling symlink included."""
     return path.is_symlink() or path.exists()
+
+
+def save_target(path: str | os.PathLike[str]) -> tuple[Path, bool]:
+    """The path to save to, and whether it is a folder to name the file in: an existing
+    directory, or a path written with a trailing separator (``"out/"``)."""
+    text = os.fspath(path)
+    return Path(text), Path(text).is_dir() or text.endswith(("/", os.sep))
+
+
+_UNSAFE = re.compile(r"[^\w.-]")
+
+
+def safe_stem(text: str) -> str:
+    """A task id or stem as a file name: no separators, no leading dots, bounded length
+    (in characters here; :func:`fit_name` bounds the whole name in bytes)."""
+    return _UNSAFE.sub("_", text).strip("._")[:80] or "image"
+
+
+def _names(folder: Path, stem: str, index: int, extension: str) -> Iterator[str]:
+    """The names an image may take in ``folder``, in order, each within the file system's
+    limit in bytes (the stem is cut, never the index, counter or extension)."""
+    stem = safe_stem(stem)
+    limit = name_max(folder)
+    yield fit_name(stem, f"-{index}.{extension}", limit)
+    for counter in range(1, MAX_NAMES):
+        yield fit_name(stem, f"-{index}-{counter}.{extension}", limit)
+
+
+class Staging:
+    """A new temporary file beside the destination, given its name once complete."""
+
+    def __init__(self, target: Path, into: bool) -> None:
+        self.target = target
+        self.into = into
+        self.folder = target if into else target.parent
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.file, self.temp = create_temp(self.folder)
+        self.placed = False
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def finish(self, stem: str, index: int, extension: str) -> Path:
+        """Name the written file: ``<stem>-<index>.<extension>`` (or the next free name) in
+        a folder, else the target path itself."""
+        # Closed (so written) before it is named: a process that dies at any point leaves
+        # either no file or a whole one. No fsync, as for the journal (WAL + NORMAL): only a
+        # power loss could lose the last write, and fsync doubled the time to save 24 MB.
+        self.file.close()
+        if self.into:
+            destination = place_new(
+                self.temp, self.folder, _names(self.folder, stem, index, extension)
+            )
+        else:
+            destination = place_at(self.temp, self.target)
+        self.placed = True
+        return destination
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+        if not self.placed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp)

@@ -16,7 +16,7 @@ two clients behave the same by construction.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Literal, TypeVar, Union
 
@@ -64,3 +64,5 @@ class Progress:
 
 Effect = Union[httpx.Request, Sleep, Progress, Accepted]  # noqa: UP007 (a runtime alias)
 Flow = Generator[Effect, "httpx.Response | None", T]
+#: What ``on_progress=`` takes: called with every :class:`Progress` report.
+ProgressCallback = Callable[[Progress], None]

@@ -17,6 +17,20 @@ __all__ = ["image_size", "sniff_media_type"]
 HEADER_BYTES = 64 * 1024
 
 
+#: The file extension of each image media type the library recognises.
+EXTENSIONS: dict[str, str] = {
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+    "image/gif": "gif",
+}
+
+
+def extension_of(media_type: str | None) -> str:
+    """The file extension for ``media_type`` (``"bin"`` for anything else)."""
+    return EXTENSIONS.get(media_type or "", "bin")
+
+
 def sniff_media_type(data: bytes) -> str | None:
     """``image/png``, ``image/jpeg``, ``image/webp`` or ``image/gif``; None when unknown."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):

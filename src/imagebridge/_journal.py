@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ._apikey import scrub_handle
 from ._errors import ConfigurationError
 from ._redact import Redactor
 from ._tasks import TaskHandle
@@ -38,8 +37,8 @@ from ._tasks import TaskHandle
 if TYPE_CHECKING:
     import sqlite3
 
-State = Literal["accepted", "fetched", "saved", "failed"]
-UNFINISHED: tuple[State, ...] = ("accepted", "fetched")
+JournalState = Literal["accepted", "fetched", "saved", "failed"]
+UNFINISHED: tuple[JournalState, ...] = ("accepted", "fetched")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -75,7 +74,7 @@ class JournalEntry:
     """One journaled task."""
 
     task: TaskHandle
-    state: State
+    state: JournalState
     label: str | None
     paths: tuple[str, ...]
     error: str | None
@@ -181,7 +180,7 @@ class TaskJournal:
 
     def record(self, task: TaskHandle, *, label: str | None = None) -> None:
         """Write an accepted task (before anything waits on it)."""
-        task, label = scrub_handle(task, self._redactor), self._redactor.obj(label)
+        task, label = task.scrubbed(self._redactor), self._redactor.obj(label)
         now = time.time()
         with self._connect() as db:
             db.execute(
@@ -195,13 +194,13 @@ class TaskJournal:
     def mark(
         self,
         task: TaskHandle,
-        state: State,
+        state: JournalState,
         *,
         paths: Sequence[str | os.PathLike[str]] = (),
         error: str | None = None,
     ) -> None:
         """Move a task to ``fetched``, ``saved`` or ``failed`` (recording it if unknown)."""
-        task, error = scrub_handle(task, self._redactor), self._redactor.obj(error)
+        task, error = task.scrubbed(self._redactor), self._redactor.obj(error)
         paths = [self._redactor.text(str(p)) for p in paths]
         now = time.time()
         with self._connect() as db:
@@ -226,7 +225,7 @@ class TaskJournal:
     def entries(
         self,
         *,
-        states: Sequence[State] | None = None,
+        states: Sequence[JournalState] | None = None,
         provider: str | None = None,
         task_id: str | None = None,
         label: str | None = None,

@@ -2,15 +2,28 @@
 
 Plugins are found through the ``imagebridge`` entry-point group (built-in and third-party
 alike) and registered with a pluggy :class:`~pluggy.PluginManager`. Loading happens once,
-on first use, not at ``import imagebridge``. Every failure names the plugin it came from.
+on first use, not at ``import imagebridge``; ``IMAGEBRIDGE_LOAD_PLUGINS`` chooses which
+entry points load.
+
+Each entry-point plugin fails alone: one that cannot be imported, has a bad hook, raises in
+or returns something other than adapter classes from ``imagebridge_adapters``, declares an
+adapter API version this library does not support, or reuses a provider name already taken
+is skipped, logged as a warning on the ``imagebridge`` logger and recorded as broken
+(:meth:`Registry.plugins`); the other plugins keep working. Built-in plugins load first, so
+a built-in provider name cannot be taken over. Plugins a program passes itself
+(``create_registry(plugins=...)``, :meth:`Registry.register`) stay strict: the same faults
+raise :class:`~imagebridge.PluginError`, naming the plugin.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import logging
+import os
 import threading
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import httpx
 import pluggy
@@ -21,8 +34,55 @@ from ._capabilities import Capabilities
 from ._errors import ConfigurationError, PluginError, Problem
 from ._preflight import Operation
 from ._request import ImageRequest
+from .adapter import ADAPTER_API_VERSION
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "LOAD_PLUGINS_ENV",
+    "PluginInfo",
+    "Registry",
+    "create_registry",
+    "default_registry",
+]
 
 ENTRY_POINT_GROUP = "imagebridge"
+#: Unset: every entry point loads; a comma-separated list of entry-point names: only those;
+#: empty: none.
+LOAD_PLUGINS_ENV = "IMAGEBRIDGE_LOAD_PLUGINS"
+#: The distribution that ships the built-in plugins; they load before any other.
+BUILT_IN_DISTRIBUTION = "imagebridge"
+
+logger = logging.getLogger("imagebridge")
+
+#: (distribution, version) of the package that declares an entry point.
+Origin: TypeAlias = tuple[str | None, str | None]
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One plugin: the package it comes from, the providers it gives, or why it was skipped.
+
+    ``distribution`` and ``version`` are those of the installed package that declares the
+    entry point (None for a plugin a program registered itself). ``error`` is None for a
+    working plugin; for a broken one, the reason it was skipped, on one line.
+    """
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    providers: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def broken(self) -> bool:
+        return self.error is not None
+
+    @property
+    def source(self) -> str:
+        """``"imagebridge-pixelforge 0.1.0"``, or ``"registered in-process"``."""
+        if self.distribution is None:
+            return "registered in-process"
+        return f"{self.distribution} {self.version}" if self.version else self.distribution
 
 
 class Registry:
@@ -33,20 +93,83 @@ class Registry:
         self._adapters: dict[str, type[Adapter]] | None = None
         # Declarations are static: computed once per (adapter class, base URL, model).
         self._capabilities: dict[tuple[type[Adapter], str, str], Capabilities] = {}
+        # Entry-point plugins (loaded in isolation) and where each comes from.
+        self._origins: dict[str, Origin] = {}
+        self._broken: dict[str, PluginInfo] = {}
+        self._provided_by: dict[str, str] = {}
+        self._selection: str | None = None
+        self._not_loaded: list[str] = []
 
     # -- registration -------------------------------------------------------------------------
     def register(self, plugin: object, name: str | None = None) -> None:
-        """Register a plugin object or module (e.g. in tests or an application)."""
+        """Register a plugin object or module (e.g. in tests or an application).
+
+        Strict, unlike entry points: a plugin with a bad hook raises
+        :class:`~imagebridge.PluginError` here, and one whose ``imagebridge_adapters`` fails
+        raises it when the adapters are next looked up."""
         _register(self.manager, plugin, name or _plugin_label(plugin))
         _check_pending(self.manager)
-        self._adapters = None
-        self._capabilities.clear()
+        self._reset()
 
     def unregister(self, name: str) -> None:
         self.manager.unregister(name=name)
+        self._origins.pop(name, None)
+        self._reset()
+
+    def _reset(self) -> None:
         self._adapters = None
         self._capabilities.clear()
 
+    def _load_entry_points(self) -> None:
+        self._selection = os.environ.get(LOAD_PLUGINS_ENV)
+        wanted = None
+        if self._selection is not None:
+            wanted = {name.strip() for name in self._selection.split(",") if name.strip()}
+        installed = _entry_points()
+        for entry_point in installed:
+            if wanted is None or entry_point.name in wanted:
+                self._load(entry_point)
+            else:
+                self._not_loaded.append(entry_point.name)
+        # Ask each for its adapters now, so that a broken one is gone before any hook runs.
+        self._collect()
+        unknown = sorted((wanted or set()) - {entry_point.name for entry_point in installed})
+        if unknown:
+            logger.warning(
+                "%s names %s, not an installed plugin (installed plugins: %s)",
+                LOAD_PLUGINS_ENV,
+                ", ".join(map(repr, unknown)),
+                ", ".join(entry_point.name for entry_point in installed) or "none",
+            )
+
+    def _load(self, entry_point: importlib.metadata.EntryPoint) -> None:
+        """Import and register one entry point; on any failure, record it as broken."""
+        origin = _origin(entry_point)
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:
+            self._skip(
+                entry_point.name, origin, f"cannot import {entry_point.value}: {_first_line(exc)}"
+            )
+            return
+        if self.manager.is_registered(plugin) or self.manager.has_plugin(entry_point.name):
+            return  # the same module named by two entry points
+        try:
+            _register(self.manager, plugin, entry_point.name)
+            _check_pending(self.manager)
+        except PluginError as exc:
+            if self.manager.is_registered(plugin):
+                self.manager.unregister(plugin)
+            self._skip(entry_point.name, origin, _one_line(str(exc)))
+            return
+        self._origins[entry_point.name] = origin
+
+    def _skip(self, name: str, origin: Origin, reason: str) -> None:
+        info = PluginInfo(name, *origin, error=reason)
+        self._broken[name] = info
+        logger.warning("plugin %r (%s) is broken and was skipped: %s", name, info.source, reason)
+
+    # -- what is installed ------------------------------------------------------------------------
     @property
     def adapters(self) -> dict[str, type[Adapter]]:
         """Provider name -> adapter class, sorted by name."""
@@ -56,28 +179,45 @@ class Registry:
 
     def _collect(self) -> dict[str, type[Adapter]]:
         found: dict[str, tuple[type[Adapter], str]] = {}
-        caller = self.manager.hook.imagebridge_adapters
-        for impl in caller.get_hookimpls():
+        impls = {i.plugin_name: i for i in self.manager.hook.imagebridge_adapters.get_hookimpls()}
+        # Registration order, so that the first plugin to claim a provider name keeps it.
+        for name, _plugin in self.manager.list_name_plugin():
+            impl = impls.get(name)
+            if impl is None:
+                continue
             try:
-                result: Iterable[object] = impl.function() or ()  # type: ignore[assignment]
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {impl.plugin_name!r} failed in imagebridge_adapters:"
-                    f" {type(exc).__name__}: {exc}"
-                ) from exc
-            for cls in result:
-                if not (isinstance(cls, type) and issubclass(cls, Adapter) and cls.name):
-                    raise PluginError(
-                        f"plugin {impl.plugin_name!r} returned {cls!r} from imagebridge_adapters:"
-                        " expected an Adapter subclass with a non-empty name"
-                    )
-                if cls.name in found and found[cls.name][0] is not cls:
-                    raise PluginError(
-                        f"provider name {cls.name!r} is registered twice: by plugin"
-                        f" {found[cls.name][1]!r} and by plugin {impl.plugin_name!r}"
-                    )
-                found[cls.name] = (cls, impl.plugin_name)
-        return {name: found[name][0] for name in sorted(found)}
+                classes = _adapter_classes(impl, found)
+            except PluginError as exc:
+                if name not in self._origins:
+                    raise
+                self.manager.unregister(name=name)
+                self._skip(name, self._origins.pop(name), _one_line(str(exc)))
+                continue
+            found.update((cls.name, (cls, name)) for cls in classes)
+        self._provided_by = {provider: found[provider][1] for provider in found}
+        return {provider: found[provider][0] for provider in sorted(found)}
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin, working or broken, by name: where it comes from (distribution and
+        version), the providers it gives and, for a broken one, why it was skipped."""
+        by_plugin: dict[str, list[str]] = {}
+        for provider in self.adapters:
+            by_plugin.setdefault(self._provided_by[provider], []).append(provider)
+        working = [
+            PluginInfo(name, *self._origins.get(name, (None, None)), tuple(by_plugin.get(name, ())))
+            for name in self.plugin_names()
+        ]
+        return sorted([*working, *self._broken.values()], key=lambda info: info.name)
+
+    def installed_summary(self) -> str:
+        """The providers in use, and why others may be missing, in words (for messages)."""
+        text = f"installed providers: {', '.join(self.adapters) or 'none'}"
+        if self._selection is not None:
+            effect = "limits which plugins load" if self._selection.strip(" ,") else "loads none"
+            text += f"; {LOAD_PLUGINS_ENV}={self._selection!r} {effect}"
+        if self._broken:
+            text += f"; broken plugins skipped: {', '.join(sorted(self._broken))}"
+        return text
 
     def model_capabilities(self, provider: str, model: str | None = None) -> Capabilities:
         """What ``model`` (default: the provider's default model) supports on ``provider``
@@ -90,10 +230,14 @@ class Registry:
         try:
             return self.adapters[name]
         except KeyError:
-            known = ", ".join(self.adapters) or "none"
-            raise ConfigurationError(
-                f"unknown provider {name!r} (installed providers: {known})"
-            ) from None
+            pass
+        reason = ""
+        broken = self._broken.get(name)
+        if broken is not None:
+            reason = f": plugin {name!r} ({broken.source}) is broken: {broken.error}"
+        elif name in self._not_loaded:
+            reason = f": plugin {name!r} is installed but {LOAD_PLUGINS_ENV} does not name it"
+        raise ConfigurationError(f"unknown provider {name!r}{reason} ({self.installed_summary()})")
 
     # -- hooks the core calls ---------------------------------------------------------------------
     def capabilities(self, adapter: Adapter, model: str) -> Capabilities:
@@ -144,32 +288,84 @@ class Registry:
 
 
 def create_registry(*, entry_points: bool = True, plugins: Iterable[object] = ()) -> Registry:
-    """A new registry: entry-point plugins (unless ``entry_points=False``) plus ``plugins``."""
+    """A new registry: entry-point plugins (unless ``entry_points=False``; those named by
+    ``IMAGEBRIDGE_LOAD_PLUGINS`` when it is set), each loaded in isolation, plus
+    ``plugins``, which are strict."""
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
+    registry = Registry(manager)
     if entry_points:
-        for entry_point in _entry_points():
-            try:
-                plugin = entry_point.load()
-            except Exception as exc:
-                dist = entry_point.dist.name if entry_point.dist else "unknown package"
-                raise PluginError(
-                    f"plugin {entry_point.name!r} ({entry_point.value}, from {dist}) failed to"
-                    f" load: {type(exc).__name__}: {exc}"
-                ) from exc
-            _register(manager, plugin, entry_point.name)
+        registry._load_entry_points()
     for plugin in plugins:
         _register(manager, plugin, _plugin_label(plugin))
     _check_pending(manager)
-    return Registry(manager)
+    return registry
+
+
+def _adapter_classes(
+    impl: pluggy.HookImpl, found: dict[str, tuple[type[Adapter], str]]
+) -> list[type[Adapter]]:
+    """The adapter classes one plugin's ``imagebridge_adapters`` returns, checked."""
+    name = impl.plugin_name
+    try:
+        returned = impl.function() or ()
+        listed = list(returned) if isinstance(returned, Iterable) else None
+    except Exception as exc:
+        raise PluginError(
+            f"plugin {name!r} failed in imagebridge_adapters: {_first_line(exc)}"
+        ) from exc
+    if listed is None:
+        raise PluginError(
+            f"plugin {name!r} returned {returned!r} from imagebridge_adapters:"
+            " expected a list of Adapter subclasses"
+        )
+    taken = {provider: owner for provider, owner in found.items()}
+    for cls in listed:
+        if not (isinstance(cls, type) and issubclass(cls, Adapter) and cls.name):
+            raise PluginError(
+                f"plugin {name!r} returned {cls!r} from imagebridge_adapters:"
+                " expected an Adapter subclass with a non-empty name"
+            )
+        version = getattr(cls, "api_version", 1)
+        if version != ADAPTER_API_VERSION:
+            raise PluginError(
+                f"plugin {name!r}: provider {cls.name!r} declares adapter API version"
+                f" {version!r}; this imagebridge supports {ADAPTER_API_VERSION}"
+            )
+        if cls.name in taken and taken[cls.name][0] is not cls:
+            raise PluginError(
+                f"provider name {cls.name!r} is registered twice: by plugin"
+                f" {taken[cls.name][1]!r} and by plugin {name!r}"
+            )
+        taken[cls.name] = (cls, name)
+    return listed
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The group's entry points, the built-in ones first, each group by name."""
     seen: dict[str, importlib.metadata.EntryPoint] = {}
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         # The same distribution can be visible twice (e.g. an editable install and a build).
         seen.setdefault(entry_point.name, entry_point)
-    return list(seen.values())
+    return sorted(seen.values(), key=lambda ep: (_origin(ep)[0] != BUILT_IN_DISTRIBUTION, ep.name))
+
+
+def _origin(entry_point: importlib.metadata.EntryPoint) -> Origin:
+    dist = entry_point.dist
+    if dist is None:
+        return None, None
+    # Metadata spells names as the package author typed them; compare them normalised.
+    name = dist.name.lower().replace("_", "-").replace(".", "-")
+    return name, dist.version
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _plugin_label(plugin: object) -> str:

@@ -18,22 +18,11 @@ from pydantic import BaseModel, ValidationError
 
 from ._capabilities import ANY, Capabilities
 from ._errors import InvalidRequestError, Problem
-from ._request import ImageRequest, problems_from_validation
+from ._request import OPTION_FIELDS, ImageRequest, problems_from_validation
 from ._sizes import Size
+from ._warnings import ImageWarning
 
 Operation = Literal["generate", "edit"]
-
-
-@dataclass(frozen=True, slots=True)
-class ImageWarning:
-    """Something the library adapted or could not check; ``code`` is stable, ``message`` human."""
-
-    code: str
-    message: str
-    field: str | None = None
-
-    def __str__(self) -> str:
-        return self.message
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,29 +136,6 @@ def _batches(
     return batches
 
 
-def _pixel_problem(width: int, height: int, caps: Capabilities) -> str | None:
-    """Why ``WxH`` is not accepted, or None when it is."""
-    text = f"{width}x{height}"
-    if caps.sizes:
-        return None if text in caps.sizes else "not a size this model accepts"
-    if not caps.free_pixels:
-        return "pixel sizes are not accepted"
-    m = caps.size_multiple_of or 1
-    if width % m or height % m:
-        return f"both sides must be divisible by {m}"
-    if caps.max_edge and max(width, height) > caps.max_edge:
-        return f"an edge is longer than {caps.max_edge}"
-    if caps.min_edge and min(width, height) < caps.min_edge:
-        return f"an edge is shorter than {caps.min_edge}"
-    if caps.aspect_range:
-        lo, hi = caps.aspect_range
-        if not lo <= width / height <= hi:
-            return f"the aspect ratio is outside {lo:.3g}..{hi:.3g}"
-    if caps.max_pixels and width * height > caps.max_pixels:
-        return f"more than {caps.max_pixels} pixels"
-    return None
-
-
 def _size(
     request: ImageRequest,
     caps: Capabilities,
@@ -182,7 +148,7 @@ def _size(
     if size is None and tier is None:
         return None, None, None
     if size is not None and size.kind == "pixels":
-        reason = _pixel_problem(size.width, size.height, caps)
+        reason = caps.pixel_problem(size.width, size.height)
         if reason:
             problems.append(Problem("size", str(size), f"{reason} for {model}", caps.size_forms()))
         return str(size), None, (size.width, size.height)
@@ -254,48 +220,33 @@ def _px(text: str | None) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
-_OPTION_FIELDS: tuple[tuple[str, str], ...] = (
-    ("quality", "qualities"),
-    ("style", "styles"),
-    ("output_format", "output_formats"),
-    ("background", "backgrounds"),
-    ("moderation", "moderations"),
-)
-
-
 def _options(
     request: ImageRequest, caps: Capabilities, model: str, problems: list[Problem]
 ) -> None:
-    for name, cap in _OPTION_FIELDS:
-        value = getattr(request, name)
-        allowed: tuple[str, ...] | None = getattr(caps, cap)
+    # Each option field names the capability it needs (the field table, beside ImageRequest):
+    # None or False is "not at all", a tuple lists the values taken (ANY: any, passed through).
+    for spec in OPTION_FIELDS:
+        value = getattr(request, spec.name)
         if value is None:
             continue
-        if allowed is None:
-            problems.append(Problem(name, value, f"{model} does not support {name}"))
-        elif value not in allowed and ANY not in allowed:
-            problems.append(Problem(name, value, f"not a value {model} accepts", allowed))
-    if request.output_compression is not None:
-        if not caps.output_compression:
-            problems.append(
-                Problem(
-                    "output_compression", request.output_compression, f"{model} does not support it"
-                )
+        allowed = getattr(caps, spec.capability or "")
+        if allowed is None or allowed is False:
+            problems.append(Problem(spec.name, value, spec.unsupported(model)))
+        elif isinstance(allowed, tuple) and value not in allowed and ANY not in allowed:
+            problems.append(Problem(spec.name, value, f"not a value {model} accepts", allowed))
+    # Rules between fields.
+    if request.output_compression is not None and request.output_format == "png":
+        problems.append(
+            Problem(
+                "output_compression",
+                request.output_compression,
+                "applies to jpeg and webp only, and output_format is png",
             )
-        elif request.output_format == "png":
-            problems.append(
-                Problem(
-                    "output_compression",
-                    request.output_compression,
-                    "applies to jpeg and webp only, and output_format is png",
-                )
-            )
+        )
     if request.background == "transparent" and request.output_format == "jpeg":
         problems.append(
             Problem("background", "transparent", "jpeg has no transparency", ("png", "webp"))
         )
-    if request.user is not None and not caps.user:
-        problems.append(Problem("user", request.user, f"{model} does not accept a user id"))
 
 
 def _inputs(

@@ -106,9 +106,6 @@ class Redactor:
                 start = value.find(core, begin + len(REDACTED))
         return value
 
-    def contains_secret(self, value: str) -> bool:
-        return self.text(value) != value
-
     def restore(self, value: str) -> str:
         """``value`` with :data:`REDACTED` put back as the key: for a task id a server made
         out of the key, which only this client's own API can be asked about."""

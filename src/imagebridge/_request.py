@@ -9,7 +9,9 @@ request is sent (see :mod:`imagebridge._preflight`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import os
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, TypedDict, Union
 
 from pydantic import (
     BaseModel,
@@ -22,6 +24,7 @@ from pydantic import (
 )
 
 from ._errors import InvalidRequestError, Problem
+from ._fields import Canonical, FieldSpec
 from ._inputs import ImageInput, TextError, check_text
 from ._sizes import Resolution, Size, parse_size
 
@@ -82,22 +85,6 @@ def _image_inputs(value: Any) -> list[ImageInput]:
     return out
 
 
-#: Every field that holds text: each string in it must be valid Unicode.
-_TEXT_FIELDS = (
-    "prompt",
-    "model",
-    "size",
-    "resolution",
-    "quality",
-    "output_format",
-    "background",
-    "moderation",
-    "style",
-    "user",
-    "provider_options",
-)
-
-
 class ImageRequest(BaseModel):
     """One canonical image request, for generation or editing.
 
@@ -110,29 +97,141 @@ class ImageRequest(BaseModel):
         frozen=True, extra="forbid", arbitrary_types_allowed=True, validate_default=False
     )
 
-    prompt: str = Field(min_length=1)
-    model: str | None = None
-    n: int = Field(default=1, ge=1, le=MAX_N, strict=True)
-    size: Size | None = None
-    resolution: Resolution | None = None
-    quality: Quality | None = None
-    output_format: OutputFormat | None = None
-    output_compression: int | None = Field(default=None, ge=0, le=100, strict=True)
-    background: Background | None = None
-    moderation: Moderation | None = None
-    style: str | None = Field(default=None, min_length=1)
-    reference_images: Annotated[list[ImageInput], BeforeValidator(_image_inputs)] = Field(
-        default_factory=list
-    )
-    mask: Annotated[ImageInput | None, BeforeValidator(_optional_image_input)] = None
-    user: str | None = None
-    provider_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    prompt: Annotated[str, Canonical("core", "What to draw (or how to edit)."), Field(min_length=1)]
+    model: Annotated[
+        str | None,
+        Canonical("core", "Model (default: the provider's).", flags=("--model", "-m")),
+    ] = None
+    n: Annotated[
+        int,
+        Canonical("core", "Number of images.", flags=("-n",), metavar="N"),
+        Field(ge=1, le=MAX_N, strict=True),
+    ] = 1
+    size: Annotated[
+        Size | None,
+        Canonical("size", "W:H ratio, WxH pixels or 'auto'.", flags=("--size", "-s")),
+    ] = None
+    resolution: Annotated[
+        Resolution | None,
+        Canonical(
+            "size", "Resolution tier (with a W:H --size).", flags=("--resolution",), choice=True
+        ),
+    ] = None
+    quality: Annotated[
+        Quality | None,
+        Canonical(
+            "option",
+            "e.g. auto, low, medium, high, hd.",
+            capability="qualities",
+            flags=("--quality",),
+            metavar="Q",
+            probe="high",
+        ),
+    ] = None
+    output_format: Annotated[
+        OutputFormat | None,
+        Canonical(
+            "option",
+            "Output image format.",
+            capability="output_formats",
+            flags=("--format",),
+            choice=True,
+            probe="png",
+        ),
+    ] = None
+    output_compression: Annotated[
+        int | None,
+        Canonical(
+            "option",
+            "Output compression (jpeg, webp).",
+            capability="output_compression",
+            unsupported="does not support it",
+            flags=("--compression",),
+            metavar="0-100",
+            probe=50,
+        ),
+        Field(ge=0, le=100, strict=True),
+    ] = None
+    background: Annotated[
+        Background | None,
+        Canonical(
+            "option",
+            "auto, transparent or opaque.",
+            capability="backgrounds",
+            flags=("--background",),
+            metavar="B",
+            probe="opaque",
+        ),
+    ] = None
+    moderation: Annotated[
+        Moderation | None,
+        Canonical(
+            "option",
+            "auto or low.",
+            capability="moderations",
+            flags=("--moderation",),
+            metavar="M",
+            probe="low",
+        ),
+    ] = None
+    style: Annotated[
+        str | None,
+        Canonical(
+            "option",
+            "e.g. vivid, natural (dall-e-3).",
+            capability="styles",
+            flags=("--style",),
+            metavar="STYLE",
+            samples=("vivid", "natural", "conformance-unknown-style"),
+            probe="vivid",
+        ),
+        Field(min_length=1),
+    ] = None
+    reference_images: Annotated[
+        list[ImageInput],
+        Canonical("image", "Reference images (paths, URLs, data URLs, bytes)."),
+        BeforeValidator(_image_inputs),
+    ] = Field(default_factory=list)
+    mask: Annotated[
+        ImageInput | None,
+        Canonical("image", "A mask: transparent where the image may change."),
+        BeforeValidator(_optional_image_input),
+    ] = None
+    user: Annotated[
+        str | None,
+        Canonical(
+            "option",
+            "End-user id passed to the provider.",
+            capability="user",
+            unsupported="does not accept a user id",
+            flags=("--user",),
+            metavar="USER",
+            probe="user-1",
+        ),
+    ] = None
+    provider_options: Annotated[
+        dict[str, dict[str, Any]],
+        Canonical("namespaced", "Options only one provider has, by provider name."),
+    ] = Field(default_factory=dict)
 
-    @field_validator(*_TEXT_FIELDS, mode="before")
+    def option_values(self) -> dict[str, Any]:
+        """The plain option fields that were set (see :data:`OPTION_FIELDS`), by name: what
+        an adapter sends under their own names. Pre-flight let through only those the model
+        takes."""
+        values = {}
+        for spec in OPTION_FIELDS:
+            value = getattr(self, spec.name)
+            if value is not None:
+                values[spec.name] = value
+        return values
+
+    @field_validator("*", mode="before")
     @classmethod
-    def _valid_unicode(cls, value: Any) -> Any:
+    def _valid_unicode(cls, value: Any, info: ValidationInfo) -> Any:
         # Before pydantic's own checks, which reject some such strings without saying where.
-        _check_nested(value)
+        # Input images check their own strings (ImageInput.of), with their own words.
+        if info.field_name not in _IMAGE_FIELDS:
+            _check_nested(value)
         return value
 
     @field_validator("prompt")
@@ -168,16 +267,50 @@ class ImageRequest(BaseModel):
             )
         return value
 
-    def wire_fields(self) -> dict[str, Any]:
-        """The canonical fields that were set, as plain values (for logs and ``--json``)."""
-        data = self.model_dump(exclude_defaults=True, exclude={"reference_images", "mask"})
-        if self.size is not None:
-            data["size"] = str(self.size)
-        if self.reference_images:
-            data["reference_images"] = [i.describe() for i in self.reference_images]
-        if self.mask is not None:
-            data["mask"] = self.mask.describe()
-        return data
+
+#: What an input image may be given as: a path, bytes, a URL, a data URL or base64 text.
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, ImageInput]
+
+
+class ImageOptions(TypedDict, total=False):
+    """The canonical fields as typed keyword arguments of ``generate``/``edit``/``submit``
+    (``edit`` takes the images as its own arguments). Kept in step with
+    :class:`ImageRequest` by a test."""
+
+    model: str | None
+    n: int
+    size: str | Size | None
+    resolution: Resolution | None
+    quality: Quality | None
+    output_format: OutputFormat | None
+    output_compression: int | None
+    background: Background | None
+    moderation: Moderation | None
+    style: str | None
+    user: str | None
+    provider_options: Mapping[str, Mapping[str, Any]]
+
+
+class GenerateFields(ImageOptions, total=False):
+    """:class:`ImageOptions` plus the input images ``generate`` and ``submit`` take."""
+
+    reference_images: Sequence[ImageSource] | ImageSource
+    mask: ImageSource | None
+
+
+def _table() -> tuple[FieldSpec, ...]:
+    rows = []
+    for name, info in ImageRequest.model_fields.items():
+        canonical = next(m for m in info.metadata if isinstance(m, Canonical))
+        rows.append(FieldSpec(name, canonical, info.annotation))
+    return tuple(rows)
+
+
+#: The canonical fields, in declaration order: the table everything else reads.
+FIELDS: tuple[FieldSpec, ...] = _table()
+#: The plain option fields: checked against one capability each, sent under their own name.
+OPTION_FIELDS: tuple[FieldSpec, ...] = tuple(f for f in FIELDS if f.kind == "option")
+_IMAGE_FIELDS = frozenset(f.name for f in FIELDS if f.kind == "image")
 
 
 def problems_from_validation(

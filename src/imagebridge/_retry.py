@@ -11,11 +11,13 @@ The rules, so that no image is ever paid for twice by accident:
 * HTTP 429 and 503: the provider refused the request without doing it, so it is retried
   after ``Retry-After`` (seconds or an HTTP date; capped, and never under ``backoff``: a
   ``Retry-After: 0`` does not resend at once) or a jittered exponential backoff;
-* other 5xx and failures **after** sending: retried only for idempotent requests (GET and
-  HEAD: polls and downloads, or a request marked idempotent by its adapter, e.g. because it
-  carries an idempotency key the provider honours);
-* a submit whose outcome is unknown (sent, then no answer) is never re-sent: the driver
-  raises :class:`~imagebridge.SubmitOutcomeUnknownError`, which says the task may exist.
+* other 5xx and failures **after** sending: retried only for idempotent requests: GET and
+  HEAD (polls and downloads), and any request its adapter marks with
+  ``request.extensions[IDEMPOTENT] = True`` (:data:`imagebridge.adapter.IDEMPOTENT`), e.g.
+  because it carries an idempotency key the provider honours;
+* a submit not so marked whose outcome is unknown (sent, then no answer) is never re-sent:
+  the driver raises :class:`~imagebridge.SubmitOutcomeUnknownError`, which says the task may
+  exist.
 """
 
 from __future__ import annotations
@@ -93,7 +95,6 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
-NO_RETRY = RetryPolicy(max_retries=0)
 
 
 def _transient(response: httpx.Response) -> bool:

@@ -42,10 +42,6 @@ class Size:
         g = math.gcd(self.width, self.height)
         return f"{self.width // g}:{self.height // g}"
 
-    @property
-    def aspect(self) -> float:
-        return self.width / self.height if self.height else 1.0
-
 
 AUTO = Size("auto")
 
@@ -67,14 +63,6 @@ def parse_size(text: str) -> Size:
         f"size {text!r} is not 'auto', an aspect ratio 'W:H' (e.g. '16:9') or pixels 'WxH'"
         " (e.g. '1536x1024')"
     )
-
-
-def pixels(text: str) -> tuple[int, int]:
-    """``"1536x1024"`` -> ``(1536, 1024)``."""
-    size = parse_size(text)
-    if size.kind != "pixels":
-        raise ValueError(f"{text!r} is not a pixel size")
-    return size.width, size.height
 
 
 SizeTable = Mapping[str, Mapping[str, str]]

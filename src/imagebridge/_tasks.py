@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ._redact import Redactor
+
 
 class TaskHandle(BaseModel):
     """An accepted task. ``to_json()`` / ``TaskHandle.from_json()`` move it between processes."""
@@ -28,6 +30,14 @@ class TaskHandle(BaseModel):
     created_at: float = Field(default_factory=time.time)
     #: Adapter state needed to resume (e.g. ``{"compat": "apimart"}``); never a secret.
     state: dict[str, Any] = Field(default_factory=dict)
+
+    def scrubbed(self, redactor: Redactor) -> TaskHandle:
+        """This handle with ``redactor``'s secrets replaced (itself when it has none)."""
+        if not redactor:
+            return self  # no key (or none long enough to be one): nothing to look for
+        data = self.model_dump()
+        clean = redactor.obj(data)
+        return self if clean == data else TaskHandle.model_validate(clean)
 
     def to_json(self) -> str:
         return self.model_dump_json()

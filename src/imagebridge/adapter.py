@@ -11,20 +11,39 @@
     def imagebridge_adapters():
         return [MyAdapter]
 
-See ``docs/plugins.md`` for the walk-through and :mod:`imagebridge.hookspecs` for the hooks.
+An adapter raises the error classes exported here (the same classes as ``imagebridge.*``),
+marks a request that is safe to send twice (say, it carries an idempotency key the provider
+honours) with ``request.extensions[IDEMPOTENT] = True`` so that a server error or a lost
+answer is retried as for a GET, and may state the contract it was written for with
+``api_version = ADAPTER_API_VERSION``: a provider stating a version this imagebridge does
+not support is skipped as broken. See ``docs/plugins.md`` for the walk-through and
+:mod:`imagebridge.hookspecs` for the hooks.
 """
 
 from __future__ import annotations
 
 from ._adapter import Adapter
 from ._body import InlineImage, json_request
-from ._capabilities import ANY, Capabilities
-from ._errors import Problem
+from ._capabilities import ANY, Capabilities, CapabilityChanges
+from ._errors import (
+    AuthenticationError,
+    BadRequestError,
+    ContentPolicyError,
+    InsufficientBalanceError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    Problem,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+    TaskFailedError,
+)
 from ._flow import Accepted, Effect, Flow, Progress, Sleep
-from ._imageinfo import image_size, sniff_media_type
+from ._imageinfo import extension_of, image_size, sniff_media_type
 from ._inputs import ImageInput
 from ._polling import PollPolicy, TaskPhase, TaskState, poll_task
-from ._preflight import ImageWarning, Operation, Plan
+from ._preflight import Operation, Plan
 from ._provider_errors import (
     COMMON_ERROR_CODES,
     ErrorCodes,
@@ -35,16 +54,30 @@ from ._provider_errors import (
 )
 from ._redact import cut
 from ._result import GeneratedImage, ImageResult, Usage
+from ._retry import IDEMPOTENT
 from ._sizes import RESOLUTIONS, Size, parse_size, size_table
 from ._tasks import TaskHandle
+from ._warnings import WARNING_CODES, ImageWarning
+
+#: The version of the adapter contract (this module and :mod:`imagebridge.hookspecs`) this
+#: imagebridge supports. An adapter whose ``api_version`` differs is refused: skipped as
+#: broken when its plugin is an entry point, a PluginError when a program registers it.
+ADAPTER_API_VERSION = 1
 
 __all__ = [
+    "ADAPTER_API_VERSION",
     "ANY",
     "COMMON_ERROR_CODES",
+    "IDEMPOTENT",
     "RESOLUTIONS",
+    "WARNING_CODES",
     "Accepted",
     "Adapter",
+    "AuthenticationError",
+    "BadRequestError",
     "Capabilities",
+    "CapabilityChanges",
+    "ContentPolicyError",
     "Effect",
     "ErrorCodes",
     "Flow",
@@ -53,13 +86,21 @@ __all__ = [
     "ImageResult",
     "ImageWarning",
     "InlineImage",
+    "InsufficientBalanceError",
+    "InvalidRequestError",
+    "NotFoundError",
     "Operation",
+    "PermissionDeniedError",
     "Plan",
     "PollPolicy",
     "Problem",
     "Progress",
+    "ProviderError",
+    "RateLimitError",
+    "ServerError",
     "Size",
     "Sleep",
+    "TaskFailedError",
     "TaskHandle",
     "TaskPhase",
     "TaskState",
@@ -68,6 +109,7 @@ __all__ = [
     "cut",
     "error_from_response",
     "error_from_task",
+    "extension_of",
     "image_size",
     "json_request",
     "parse_retry_after",

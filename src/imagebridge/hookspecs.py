@@ -6,10 +6,17 @@ after a hook below. Packages expose plugins through the ``imagebridge`` entry-po
     [project.entry-points.imagebridge]
     myprovider = "imagebridge_myprovider"
 
-The built-in dialects (``openai``, ``geeknow``, ``dalle`` ...) are loaded the same way. A hook
-implementation may take any subset of a hook's arguments, by name; an argument the hook
-does not have, or a hook name that does not exist, fails at registration with
-:class:`~imagebridge.PluginError`.
+The built-in dialects (``openai``, ``geeknow``, ``dalle`` ...) are loaded the same way, first.
+``IMAGEBRIDGE_LOAD_PLUGINS`` (a comma-separated list of entry-point names; empty for none)
+chooses which entry points load.
+
+A hook implementation may take any subset of a hook's arguments, by name. An argument the
+hook does not have, a hook name that does not exist, an ``imagebridge_adapters`` that raises
+or returns something other than adapter classes, an adapter API version this imagebridge
+does not support, or a provider name another plugin already took: an entry-point plugin with
+any of these is skipped, logged as a warning and listed as broken (``imagebridge providers``,
+:meth:`~imagebridge.Registry.plugins`) while the others keep working; a plugin a program
+registers itself fails with :class:`~imagebridge.PluginError`.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def imagebridge_adapters() -> Sequence[type[Adapter]]:  # type: ignore[empty-body]
-    """Return the adapter classes this plugin provides (each with a unique ``name``)."""
+    """Return the adapter classes this plugin provides (each with a unique ``name``, and an
+    ``api_version`` of :data:`imagebridge.adapter.ADAPTER_API_VERSION` when it sets one)."""
 
 
 @hookspec(firstresult=True)

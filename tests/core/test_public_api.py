@@ -90,6 +90,28 @@ def test_the_contract_names_are_exported() -> None:
     assert "Capabilities" in imagebridge.adapter.__all__
 
 
+def test_the_adapter_module_exports_what_an_adapter_needs() -> None:
+    """The errors an adapter raises are the top-level classes, so users catch what it raises."""
+    for name in (
+        "AuthenticationError",
+        "BadRequestError",
+        "ContentPolicyError",
+        "InsufficientBalanceError",
+        "InvalidRequestError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "ProviderError",
+        "RateLimitError",
+        "ServerError",
+        "TaskFailedError",
+    ):
+        assert name in imagebridge.adapter.__all__
+        assert getattr(imagebridge.adapter, name) is getattr(imagebridge, name)
+    assert imagebridge.adapter.IDEMPOTENT == "imagebridge.idempotent"
+    assert imagebridge.adapter.ADAPTER_API_VERSION == 1
+    assert "PluginInfo" in imagebridge.__all__
+
+
 def test_the_package_is_typed() -> None:
     assert (Path(imagebridge.__file__).parent / "py.typed").is_file()
 

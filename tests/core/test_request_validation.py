@@ -181,14 +181,8 @@ def test_size_forms_are_parsed() -> None:
     assert ImageRequest(prompt="p", size="1536x1024").size.kind == "pixels"  # type: ignore[union-attr]
 
 
-def test_an_image_request_is_frozen_and_reports_the_fields_that_were_set() -> None:
+def test_an_image_request_is_frozen() -> None:
     request = ImageRequest(prompt="p", size="16:9", n=2, mask=b"\x89PNG\r\n\x1a\n")
-    assert request.wire_fields() == {
-        "prompt": "p",
-        "size": "16:9",
-        "n": 2,
-        "mask": "<bytes, 8 bytes>",
-    }
     with pytest.raises(ValueError, match="frozen"):
         request.n = 3  # type: ignore[misc]
 

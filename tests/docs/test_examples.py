@@ -82,3 +82,19 @@ def test_every_page_has_an_example_checked() -> None:
     generator = _gen_pages()
     for name in PROVIDERS:
         assert "```python" in generator.provider_page(name)
+
+
+def _reference_members(page: str) -> set[str]:
+    text = (ROOT / "docs" / "reference" / page).read_text(encoding="utf-8")
+    return set(re.findall(r"^\s+- (\w+)$", text, re.MULTILINE))
+
+
+def test_the_reference_pages_document_every_public_name() -> None:
+    import imagebridge
+    import imagebridge.adapter
+
+    top = _reference_members("imagebridge.md")
+    assert set(imagebridge.__all__) - {"__version__"} <= top
+    adapter = _reference_members("adapter.md")
+    # Names both modules export are documented once, on the imagebridge page.
+    assert set(imagebridge.adapter.__all__) - set(imagebridge.__all__) <= adapter

@@ -12,7 +12,7 @@ from imagebridge._emulator import EmulatorConfig, EmulatorServer
 from imagebridge.testing import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILTIN = ROOT / "conformance" / "cassettes"
+BUILTIN = ROOT / "plugins" / "imagebridge_plugins" / "cassettes"
 EMULATOR_KEY = "sk-emulator-test-7c1d55a0e9"
 
 

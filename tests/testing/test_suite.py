@@ -19,10 +19,10 @@ from .conftest import BUILTIN, ROOT
 
 
 def test_the_committed_schema_is_generated_from_the_models() -> None:
-    committed = json.loads((ROOT / "conformance" / "cassette.schema.json").read_text())
+    schema = "src/imagebridge/testing/cassette.schema.json"
+    committed = json.loads((ROOT / schema).read_text())
     assert committed == cassette_schema(), (
-        "conformance/cassette.schema.json is stale: regenerate it with"
-        " `python -m imagebridge.testing schema > conformance/cassette.schema.json`"
+        f"{schema} is stale: regenerate it with `python -m imagebridge.testing schema > {schema}`"
     )
 
 
@@ -55,7 +55,7 @@ def test_capabilities_drive_skips_and_rejections() -> None:
         "apimart declares no edits for gpt-image-2"
     )
     assert apimart["result_b64-async"].skip_reason() == (
-        "APIMart always answers with image URLs (dialects.md section 2)"
+        "APIMart always answers with image URLs (docs/dialects/apimart.md, 'Task statuses')"
     )
     assert "reject_edits-sync" in apimart
     assert "reject_submit-sync" not in apimart

@@ -19,7 +19,7 @@ from imagebridge import (
 )
 
 from ._errors import ErrorContext, ExitCode, report_errors
-from ._generate import _secrets
+from ._generate import run_secrets
 from ._options import Connection
 from ._output import stderr_is_tty, verbose_logging
 from ._terminal import echo
@@ -94,7 +94,7 @@ def batch(
     """
     connection = Connection(provider, base_url, api_key)
     context = ErrorContext(
-        json_mode=json_mode, verbose=verbose, provider=provider, secrets=_secrets(connection)
+        json_mode=json_mode, verbose=verbose, provider=provider, secrets=run_secrets(connection)
     )
     with verbose_logging(verbose), report_errors(context):
         numbered = read_items(requests)
@@ -181,7 +181,7 @@ def _preflight(client: AsyncImageClient, numbered: list[tuple[int, BatchItem]]) 
     problems: list[Problem] = []
     for number, item in numbered:
         try:
-            client._plan("generate", item.prompt, dict(item.fields))
+            client.plan(item.prompt, **dict(item.fields))
         except InvalidRequestError as error:
             found = error.problems or [Problem("request", item.prompt, error.message)]
             problems.extend(

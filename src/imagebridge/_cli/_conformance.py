@@ -15,15 +15,16 @@ from ._terminal import echo
 @click.option(
     "--cassettes",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Cassette folder (default: ./conformance/cassettes).",
+    help="Cassette folder (default: the built-in providers' cassettes, shipped with imagebridge).",
 )
 def conformance(provider: str | None, cassettes: Path | None) -> None:
     """Run the conformance suite offline and print adapter x scenario (pass, skip with the
     reason, fail).
 
     Each recorded cassette is replayed through the sync and the async client, with no
-    network and no key. Exit code 0 when nothing failed, 1 otherwise. Needs the 'testing'
-    extra (respx).
+    network and no key. Without --cassettes it replays the built-in providers' cassettes
+    (shipped as package data, so it works in any folder). Exit code 0 when nothing failed, 1
+    otherwise, 2 for a folder that does not exist. Needs the 'testing' extra (respx).
 
     \b
     Examples:

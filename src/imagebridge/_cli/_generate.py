@@ -120,7 +120,7 @@ def execute(
         json_mode=settings.json_mode,
         verbose=settings.verbose,
         provider=connection.provider,
-        secrets=_secrets(connection),
+        secrets=run_secrets(connection),
     )
     with verbose_logging(settings.verbose), report_errors(context):
         with open_client(connection, settings) as client:
@@ -162,10 +162,9 @@ def _run(
 
 def open_client(connection: Connection, settings: RunSettings) -> ImageClient:
     if not connection.provider:
-        installed = ", ".join(default_registry().adapters) or "none"
         raise ConfigurationError(
             "no provider: pass --provider NAME or set IMAGEBRIDGE_PROVIDER"
-            f" (installed providers: {installed})"
+            f" ({default_registry().installed_summary()})"
         )
     extra: dict[str, Any] = {}
     if settings.timeout is not None:
@@ -209,7 +208,7 @@ def _interrupted(task_id: str, context: ErrorContext) -> CliError:
     return CliError(message, ExitCode.INTERRUPTED, payload=payload)
 
 
-def _secrets(connection: Connection) -> list[str]:
+def run_secrets(connection: Connection) -> list[str]:
     """The keys this run may use, to scrub from anything printed."""
     secrets = [connection.api_key or ""]
     if connection.provider:

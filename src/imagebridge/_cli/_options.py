@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from imagebridge._fields import FieldSpec
+from imagebridge._request import FIELDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,7 +52,7 @@ def _apply(function: F, decorators: Sequence[Callable[[F], F]]) -> F:
 
 
 def connection_options(function: F) -> F:
-    """--provider, --base-url, --api-key, --model."""
+    """--provider, --base-url, --api-key."""
     return _apply(
         function,
         [
@@ -70,41 +74,42 @@ def connection_options(function: F) -> F:
                 metavar="KEY",
                 help="API key (default: $<PROVIDER>_API_KEY). Never printed.",
             ),
-            click.option("--model", "-m", metavar="MODEL", help="Model (default: provider's)."),
         ],
     )
 
 
+def _field_option(spec: FieldSpec) -> Callable[[F], F]:
+    """The flag of one canonical field, from the field table."""
+    canonical = spec.canonical
+    kind: Any = str
+    if canonical.choice:
+        kind = click.Choice(spec.values())
+    elif _is_int(spec.annotation):
+        kind = int
+    return click.option(
+        *canonical.flags,
+        spec.name,
+        type=kind,
+        metavar=canonical.metavar or (None if canonical.choice else spec.name.upper()),
+        help=canonical.help,
+    )
+
+
+def _is_int(annotation: Any) -> bool:
+    return annotation is int or int in typing.get_args(annotation)
+
+
+#: The canonical fields that have a flag of their own, in the table's order.
+_FLAG_FIELDS = tuple(spec for spec in FIELDS if spec.canonical.flags)
+
+
 def request_options(function: F) -> F:
-    """The canonical request fields."""
+    """The canonical request fields (each field's flag is declared beside
+    :class:`~imagebridge.ImageRequest`), and --option for provider-only options."""
     return _apply(
         function,
         [
-            click.option("--size", "-s", metavar="SIZE", help="W:H ratio, WxH pixels or 'auto'."),
-            click.option(
-                "--resolution",
-                type=click.Choice(["1k", "2k", "4k"]),
-                help="Resolution tier (with a W:H --size).",
-            ),
-            click.option("-n", "n", type=int, metavar="N", help="Number of images."),
-            click.option(
-                "--format",
-                "output_format",
-                type=click.Choice(["png", "jpeg", "webp"]),
-                help="Output image format.",
-            ),
-            click.option("--quality", metavar="Q", help="e.g. auto, low, medium, high, hd."),
-            click.option("--style", metavar="STYLE", help="e.g. vivid, natural (dall-e-3)."),
-            click.option("--background", metavar="B", help="auto, transparent or opaque."),
-            click.option(
-                "--compression",
-                "output_compression",
-                type=int,
-                metavar="0-100",
-                help="Output compression (jpeg, webp).",
-            ),
-            click.option("--moderation", metavar="M", help="auto or low."),
-            click.option("--user", metavar="USER", help="End-user id passed to the provider."),
+            *(_field_option(spec) for spec in _FLAG_FIELDS),
             click.option(
                 "--option",
                 "provider_options",
@@ -171,21 +176,6 @@ class RunSettings:
     verbose: bool
 
 
-_FIELDS = (
-    "model",
-    "size",
-    "resolution",
-    "n",
-    "output_format",
-    "quality",
-    "style",
-    "background",
-    "output_compression",
-    "moderation",
-    "user",
-)
-
-
 def split_params(params: dict[str, Any]) -> tuple[Connection, dict[str, Any], RunSettings]:
     """The click parameters as connection settings, canonical fields and run settings.
 
@@ -193,7 +183,9 @@ def split_params(params: dict[str, Any]) -> tuple[Connection, dict[str, Any], Ru
     provider options go to ``provider_options[provider]``.
     """
     connection = Connection(params["provider"], params["base_url"], params["api_key"])
-    fields = {key: params[key] for key in _FIELDS if params.get(key) is not None}
+    fields = {
+        spec.name: params[spec.name] for spec in _FLAG_FIELDS if params.get(spec.name) is not None
+    }
     if params.get("provider_options"):
         fields["provider_options"] = {connection.provider or "": params["provider_options"]}
     settings = RunSettings(

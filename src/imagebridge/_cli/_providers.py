@@ -1,4 +1,5 @@
-"""``imagebridge providers``: the installed providers, their models and what each supports."""
+"""``imagebridge providers``: the installed providers, the package each comes from, their
+models and what each supports, and the plugins that are broken."""
 
 from __future__ import annotations
 
@@ -10,38 +11,51 @@ from typing import Any
 
 import click
 
-from imagebridge import Capabilities, Registry, default_registry
-from imagebridge._adapter import Adapter
+from imagebridge import Capabilities, PluginInfo, Registry, default_registry
+from imagebridge.adapter import ANY, Adapter
 
-from ._errors import ErrorContext, report_errors
+from ._errors import ErrorContext, ExitCode, report_errors
 from ._terminal import echo
-
-ANY = "*"
 
 
 @click.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object.")
-def providers(names: tuple[str, ...], json_mode: bool) -> None:
+def providers(names: tuple[str, ...], json_mode: bool) -> int:
     """List the installed providers (or only NAME...) and what each model supports.
 
-    For each provider: its description, default base URL and model, the environment
-    variables it reads (<PROVIDER>_API_KEY, <PROVIDER>_BASE_URL) and, per known model, the
-    sizes, ratios and resolution tiers, the number of images, formats, qualities, styles,
-    reference images, edits and whether it runs asynchronous tasks. With --json the same as
-    {"providers": {NAME: {..., "models": [...], "capabilities": {MODEL: {...}}}}}.
+    For each provider: its description, the plugin and package (distribution and version)
+    that provide it, default base URL and model, the environment variables it reads
+    (<PROVIDER>_API_KEY, <PROVIDER>_BASE_URL) and, per known model, the sizes, ratios and
+    resolution tiers, the number of images, formats, qualities, styles, reference images,
+    edits and whether it runs asynchronous tasks. Then the broken plugins, skipped, each with
+    its error; the exit code is 1 only when they leave no provider working. With --json the
+    same as {"providers": {NAME: {..., "models": [...], "capabilities": {MODEL: {...}}}},
+    "broken_plugins": [{"name", "distribution", "version", "error"}]}.
     """
     with report_errors(ErrorContext(json_mode=json_mode)):
         registry = default_registry()
         selected = [registry.adapter(name) for name in names] or list(registry.adapters.values())
         listing = [(cls, model_capabilities(registry, cls)) for cls in selected]
+        plugins = registry.plugins()
+    origin = {provider: info for info in plugins for provider in info.providers}
+    broken = [] if names else [info for info in plugins if info.broken]
+    code = ExitCode.ERROR if broken and not registry.adapters else ExitCode.OK
     if json_mode:
-        described = {cls.name: describe_provider(cls, caps) for cls, caps in listing}
-        click.echo(json.dumps({"providers": described}, indent=2))
-        return
+        described = {
+            cls.name: describe_provider(cls, caps, origin.get(cls.name)) for cls, caps in listing
+        }
+        listed = [describe_plugin(info) for info in broken]
+        click.echo(json.dumps({"providers": described, "broken_plugins": listed}, indent=2))
+        return code
     width = min(shutil.get_terminal_size().columns, 100)
-    blocks = [render_provider(cls, caps, width) for cls, caps in listing]
-    echo("\n\n".join(blocks) if blocks else "no providers installed", keep_lines=True)
+    blocks = [render_provider(cls, caps, width, origin.get(cls.name)) for cls, caps in listing]
+    if not blocks:
+        blocks.append(f"no providers ({registry.installed_summary()})")
+    if broken:
+        blocks.append(render_broken(broken))
+    echo("\n\n".join(blocks), keep_lines=True)
+    return code
 
 
 def model_capabilities(registry: Registry, cls: type[Adapter]) -> dict[str, Capabilities]:
@@ -53,12 +67,16 @@ def model_capabilities(registry: Registry, cls: type[Adapter]) -> dict[str, Capa
     return {model: registry.capabilities(adapter, model) for model in models}
 
 
-def describe_provider(cls: type[Adapter], caps: dict[str, Capabilities]) -> dict[str, Any]:
-    """A JSON-friendly description of one provider and its models' capabilities."""
+def describe_provider(
+    cls: type[Adapter], caps: dict[str, Capabilities], plugin: PluginInfo | None = None
+) -> dict[str, Any]:
+    """A JSON-friendly description of one provider, where it comes from and its models'
+    capabilities."""
     prefix = cls.env_prefix()
     return {
         "name": cls.name,
         "description": cls.description,
+        "plugin": describe_plugin(plugin) if plugin else None,
         "default_base_url": cls.default_base_url,
         "default_model": cls.default_model or None,
         "requires_api_key": cls.requires_api_key,
@@ -68,12 +86,28 @@ def describe_provider(cls: type[Adapter], caps: dict[str, Capabilities]) -> dict
     }
 
 
-def render_provider(cls: type[Adapter], caps: dict[str, Capabilities], width: int) -> str:
-    """A few lines: the provider, its base URL and key variables, then its models, those
-    with the same capabilities grouped together."""
+def describe_plugin(info: PluginInfo) -> dict[str, Any]:
+    """A plugin's name and package, and its error when it is broken."""
+    out: dict[str, Any] = {
+        "name": info.name,
+        "distribution": info.distribution,
+        "version": info.version,
+    }
+    if info.broken:
+        out["error"] = info.error
+    return out
+
+
+def render_provider(
+    cls: type[Adapter], caps: dict[str, Capabilities], width: int, plugin: PluginInfo | None = None
+) -> str:
+    """A few lines: the provider, the plugin and package it comes from, its base URL and
+    key variables, then its models, those with the same capabilities grouped together."""
     prefix = cls.env_prefix()
     optional = "" if cls.requires_api_key else " (optional)"
     lines = [f"{cls.name}: {cls.description}" if cls.description else cls.name]
+    if plugin is not None:
+        lines.append(f"  plugin    {plugin.name}, from {plugin.source}")
     lines.append(f"  base URL  ${prefix}_BASE_URL or {cls.default_base_url or '(none)'}")
     lines.append(f"  API key   ${prefix}_API_KEY{optional}")
     groups: dict[str, list[str]] = {}
@@ -94,6 +128,13 @@ def render_provider(cls: type[Adapter], caps: dict[str, Capabilities], width: in
                 break_long_words=False,
             )
         )
+    return "\n".join(lines)
+
+
+def render_broken(broken: list[PluginInfo]) -> str:
+    """The plugins that were skipped, one line each with the package and the error."""
+    lines = ["broken plugins (skipped):"]
+    lines.extend(f"  {info.name} ({info.source}): {info.error}" for info in broken)
     return "\n".join(lines)
 
 
@@ -139,18 +180,8 @@ def _sizes(caps: Capabilities) -> str:
         text = "sizes W:H ratio + tier"
     elif caps.sizes:
         text = "sizes " + " ".join(caps.sizes)
-    elif caps.free_pixels:
-        rules = [f"multiple of {caps.size_multiple_of}"] if (caps.size_multiple_of or 1) > 1 else []
-        if caps.min_edge:
-            rules.append(f"edge >= {caps.min_edge}")
-        if caps.max_edge:
-            rules.append(f"edge <= {caps.max_edge}")
-        if caps.max_pixels:
-            rules.append(f"<= {caps.max_pixels} px")
-        if caps.aspect_range:
-            low, high = caps.aspect_range
-            rules.append(f"aspect {low:.3g}-{high:.3g}")
-        text = "sizes any WxH" + (f" ({', '.join(rules)})" if rules else "")
+    elif rule := caps.pixel_rule():
+        text = f"sizes {rule}"
     else:
         text = "sizes: provider default only"
     return text + (" auto" if caps.size_auto and caps.sizes else "")

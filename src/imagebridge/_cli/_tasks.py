@@ -15,7 +15,7 @@ from imagebridge._files import usable_folder
 from imagebridge._journal import open_default_journal
 
 from ._errors import CliError, ErrorContext, ExitCode, report_errors
-from ._generate import _secrets, open_client
+from ._generate import open_client, run_secrets
 from ._options import Connection, RunSettings, fetch_options
 from ._output import ProgressReporter, emit_result, save_images, verbose_logging
 from ._terminal import echo
@@ -76,7 +76,7 @@ def task(
         json_mode=settings.json_mode,
         verbose=settings.verbose,
         provider=provider,
-        secrets=_secrets(connection),
+        secrets=run_secrets(connection),
     )
     with verbose_logging(settings.verbose), report_errors(context):
         with open_client(connection, settings) as client:

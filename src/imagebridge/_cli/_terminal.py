@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import logging
 import traceback
+from types import TracebackType
 
 import click
+
+#: What logging hands to formatException (its own alias for it is private).
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _BIDI = [0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
@@ -71,7 +75,7 @@ class SafeFormatter(logging.Formatter):
     def formatMessage(self, record: logging.LogRecord) -> str:
         return terminal_safe(super().formatMessage(record))
 
-    def formatException(self, ei: logging._SysExcInfoType) -> str:
+    def formatException(self, ei: _ExcInfo) -> str:
         if ei[1] is not None:
             return traceback_text(ei[1]).rstrip("\n")
         return terminal_safe(super().formatException(ei), keep_lines=True)

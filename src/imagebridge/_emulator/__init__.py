@@ -1,8 +1,8 @@
 """A local emulator of the image providers' HTTP APIs, for testing adapters over real HTTP.
 
-It is a second, independent implementation of the wire protocols in ``shared/dialects.md``: an
-ASGI (Starlette) app that speaks four dialects, each under ``/{dialect}/v1`` (the
-``default_dialect`` also under ``/v1``):
+It is a second, independent implementation of the wire protocols described in docs/dialects/
+(one page per provider): an ASGI (Starlette) app that speaks four dialects, each under
+``/{dialect}/v1`` (the ``default_dialect`` also under ``/v1``):
 
 - ``openai``: ``POST /images/generations`` (JSON), ``POST /images/edits`` (multipart), with the
   real API's validation per model (sizes, n, quality, style, prompt length, gpt-image-only

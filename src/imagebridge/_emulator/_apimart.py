@@ -1,4 +1,4 @@
-"""The APIMart dialect (dialects.md section 2): always-async generations and task polling.
+"""The APIMart dialect (docs/dialects/apimart.md): always-async generations and task polling.
 
 - ``POST /images/generations`` (JSON: ``model``, ``prompt``, ``n``, ``size`` as a ratio, ``auto``
   or ``WxH``, ``resolution`` ``1k|2k|4k``, ``image_urls``, ``mask_url``, ``quality``) answers
@@ -10,8 +10,9 @@
   ``processing`` -> ``completed`` with ``result.images[] = {"url": [absolute signed URL],
   "expires_at": unix s}``, ``completed`` and ``actual_time``; or ``failed`` with
   ``error: {"code", "message"}``. Unknown ids are 404.
-- Errors: ``{"code": <HTTP status>, "error": {"code", "message", "type"}}``. dialects.md does
-  not document APIMart's error body; this envelope is the emulator's choice.
+- Errors: ``{"code": <HTTP status>, "error": {"code", "message", "type"}}``. APIMart does not
+  document its error body (docs/dialects/apimart.md, 'Error bodies'); this envelope is the
+  emulator's choice.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The dimilinks dialect (gpt2api behind new-api; dialects.md section 1).
+"""The dimilinks dialect (gpt2api behind new-api; docs/dialects/dimilinks.md).
 
 - ``POST /images/generations`` (JSON): sync by default (sleeps ``task_duration``, then answers
   ``{"created", "task_id", "data": [{"url", "file_id"}]}``); async on ``?async=true``,

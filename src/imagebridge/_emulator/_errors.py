@@ -13,9 +13,9 @@ in one of these styles:
   service_unavailable, other 5xx server_error, else invalid_request_error).
 - ``dimilinks-compat`` (APIMart compat mode): the same, but ``error.code`` is the integer HTTP
   status, as the gpt2api backend's ``oaierr.APIMartPayload`` does.
-- ``apimart``: ``{"code": <int status>, "error": {"code", "message", "type"}}``. dialects.md
-  does not document APIMart's error body; this shape (the APIMart envelope around a
-  dimilinks-style error object) is the emulator's choice.
+- ``apimart``: ``{"code": <int status>, "error": {"code", "message", "type"}}``. APIMart does
+  not document its error body (docs/dialects/apimart.md, 'Error bodies'); this shape (the
+  APIMart envelope around a dimilinks-style error object) is the emulator's choice.
 
 Every 429 carries ``Retry-After: 1`` unless the error sets its own headers.
 """

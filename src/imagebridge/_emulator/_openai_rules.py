@@ -1,4 +1,4 @@
-"""Validation of OpenAI Images requests (dialects.md section 3), and geeknow's variations.
+"""Validation of OpenAI Images requests (docs/dialects/openai.md), and geeknow's variations.
 
 :func:`build_job` turns the fields of a generations (JSON) or edits (multipart) request into a
 :class:`Job` or raises an :class:`ApiError` with the code the real API uses (``invalid_size``,

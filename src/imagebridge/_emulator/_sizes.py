@@ -1,9 +1,9 @@
 """Size resolution for the task dialects (dimilinks, apimart): aspect ratio x tier -> pixels.
 
-The table is gpt2api's (dialects.md section 1); portrait ratios are the transposed rows and
-``auto`` is the 1:1 row. An explicit ``WxH`` is used as is (within 3840 px per edge and
-3840x2160 worth of pixels). A missing size is the 1:1 row, so no size and no resolution gives
-1024x1024. A missing or unknown resolution is ``1k``.
+The table is gpt2api's (docs/dialects/dimilinks.md, 'Sizes and resolution'); portrait ratios
+are the transposed rows and ``auto`` is the 1:1 row. An explicit ``WxH`` is used as is (within
+3840 px per edge and 3840x2160 worth of pixels). A missing size is the 1:1 row, so no size and
+no resolution gives 1024x1024. A missing or unknown resolution is ``1k``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ For plugin authors, the whole setup is one test file::
 
 Cassettes are recorded with :func:`record` (or ``python -m imagebridge.testing record``)
 against a live endpoint or the emulator; :func:`run_conformance` and :func:`format_table`
-run the same suite without pytest. See ``docs/plugins.md``.
+run the same suite without pytest (given no folder, on the built-in providers' cassettes,
+which ship as package data in ``imagebridge_plugins/cassettes/``). See ``docs/plugins.md``.
 
 Names are imported on first use, so importing this package (the pytest plugin does, in every
 pytest run) costs nothing and needs none of the kit's optional dependencies (respx).

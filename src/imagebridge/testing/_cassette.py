@@ -3,7 +3,7 @@
 A cassette is ``<name>.json`` with, beside it, an optional ``<name>.assets/`` folder for image
 bytes (response images are stored as files there, not as base64, to keep cassettes small and
 diffable). The pydantic models below are the format's definition; :func:`cassette_schema`
-derives the committed JSON Schema (``conformance/cassette.schema.json``) from them.
+derives the JSON Schema shipped beside this module (``cassette.schema.json``) from them.
 
 Layout of a cassette::
 
@@ -370,7 +370,7 @@ def save_cassette(cassette: Cassette, path: str | Path) -> Path:
 
 
 def cassette_schema() -> dict[str, Any]:
-    """The JSON Schema of the cassette format (what ``conformance/cassette.schema.json`` holds)."""
+    """The JSON Schema of the cassette format (what ``testing/cassette.schema.json`` holds)."""
     schema = Cassette.model_json_schema(by_alias=True)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

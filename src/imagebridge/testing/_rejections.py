@@ -17,28 +17,18 @@ from typing import Any, Literal
 from .._capabilities import ANY, Capabilities
 from .._client import AsyncImageClient, ImageClient
 from .._errors import InvalidRequestError
-from .._preflight import _pixel_problem
+from .._request import OPTION_FIELDS
 from .._sizes import RESOLUTIONS
 from ._cassette import Call, Cassette, ClientOptions, ErrorExpectation, Expected, ScenarioInfo
 from ._context import PLACEHOLDER_ORIGIN, ProviderContext
 from ._execute import REPLAY_KEY
 from ._replay import ReplayTransport
-from ._scenarios import DEFAULT_PROMPT, _pixel_size
+from ._scenarios import DEFAULT_PROMPT, accepted_pixel_size
 from ._support import FakeClock, sample_png
 
 __all__ = ["Rejection", "RejectionFailedError", "rejections", "run_rejection"]
 
 Method = Literal["generate", "edit", "submit"]
-
-#: Each option: its capability, the value tried where it is not supported at all, and the
-#: canonical values tried where it is restricted.
-_OPTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("quality", "qualities", "high", ("auto", "low", "medium", "high", "standard", "hd")),
-    ("style", "styles", "vivid", ("vivid", "natural", "conformance-unknown-style")),
-    ("output_format", "output_formats", "png", ("png", "jpeg", "webp")),
-    ("background", "backgrounds", "opaque", ("auto", "transparent", "opaque")),
-    ("moderation", "moderations", "low", ("auto", "low")),
-)
 
 
 class RejectionFailedError(AssertionError):
@@ -140,20 +130,23 @@ def _references(caps: Capabilities) -> list[Rejection]:
 
 
 def _options(caps: Capabilities) -> list[Rejection]:
+    """For each option field of the field table: the field where the model takes none of
+    it, and a value outside the model's list where it takes some."""
     out: list[Rejection] = []
-    for name, attribute, value, values in _OPTIONS:
-        allowed: tuple[str, ...] | None = getattr(caps, attribute)
-        if allowed is None:
+    for spec in OPTION_FIELDS:
+        name, probe = spec.name, spec.canonical.probe
+        allowed = getattr(caps, spec.capability or "")
+        if allowed is None or allowed is False:
             out.append(
                 Rejection(
                     f"reject_{name}",
                     f"{name} is not supported",
                     name,
-                    make=_fields({name: value}),
+                    make=_fields({name: probe}),
                 )
             )
-        elif ANY not in allowed:
-            outside = [v for v in values if v not in allowed]
+        elif isinstance(allowed, tuple) and ANY not in allowed:
+            outside = [v for v in spec.samples() if v not in allowed]
             if outside:
                 out.append(
                     Rejection(
@@ -163,17 +156,6 @@ def _options(caps: Capabilities) -> list[Rejection]:
                         make=_fields({name: outside[0]}),
                     )
                 )
-    if not caps.output_compression:
-        out.append(
-            Rejection(
-                "reject_output_compression",
-                "output_compression is not supported",
-                "output_compression",
-                make=lambda: {"output_compression": 50},
-            )
-        )
-    if not caps.user:
-        out.append(Rejection("reject_user", "no user id", "user", make=lambda: {"user": "user-1"}))
     return out
 
 
@@ -185,7 +167,7 @@ def _sizes(caps: Capabilities) -> list[Rejection]:
                 "reject_size_auto", "no automatic size", "size", make=lambda: {"size": "auto"}
             )
         )
-    if _pixel_size(caps) is None:
+    if accepted_pixel_size(caps) is None:
         bad = "1024x1024"
     elif caps.sizes:
         bad = "1000x1000"
@@ -194,7 +176,7 @@ def _sizes(caps: Capabilities) -> list[Rejection]:
     else:
         bad = f"{(caps.max_edge or 4096) + 16}x1024"
     width, _, height = bad.partition("x")
-    if _pixel_problem(int(width), int(height), caps) is not None:
+    if caps.pixel_problem(int(width), int(height)) is not None:
         out.append(
             Rejection(
                 "reject_pixel_size",

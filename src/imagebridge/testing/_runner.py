@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -29,11 +30,21 @@ from ._replay import CassetteMismatchError, ReplayTransport, UnusedInteractionsE
 from ._scenarios import SCENARIO_NAMES, scenario_by_name
 from ._support import FakeClock
 
-__all__ = ["Case", "Outcome", "OutcomeMismatchError", "Suite", "replay", "run_conformance"]
+__all__ = [
+    "Case",
+    "Outcome",
+    "OutcomeMismatchError",
+    "Suite",
+    "builtin_cassettes",
+    "replay",
+    "run_conformance",
+]
 
 Status = Literal["pass", "skip", "fail", "xfail", "xpass"]
 Mode = Literal["sync", "async"]
 MODES: tuple[Mode, ...] = ("sync", "async")
+#: The package of the built-in plugins, whose ``cassettes/`` folder certifies them.
+BUILTIN_PLUGINS = "imagebridge_plugins"
 
 #: Failures the kit explains itself (no traceback needed).
 KIT_FAILURES = (
@@ -253,6 +264,22 @@ class Case:
         return self._outcome("xpass", f"known gap no longer fails (remove it): {gap}")
 
 
+def builtin_cassettes() -> Path:
+    """The built-in providers' cassettes: package data of ``imagebridge_plugins``
+    (``cassettes/<provider>/``), found through importlib.resources, not the working folder."""
+    try:
+        folder: object = files(BUILTIN_PLUGINS) / "cassettes"
+    except ModuleNotFoundError:
+        folder = None
+    # Not installed, or inside a zip (a Traversable that is no Path): no folder to replay.
+    if not (isinstance(folder, Path) and folder.is_dir()):
+        raise FileNotFoundError(
+            f"the built-in providers' cassettes ({BUILTIN_PLUGINS}/cassettes) are not installed"
+            " as files; point cassettes at a folder of cassettes"
+        )
+    return folder
+
+
 def _providers_in(folder: Path, registry: Registry) -> list[str]:
     names = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and p.name in registry.adapters]
     if names:
@@ -278,21 +305,32 @@ def run_conformance(
     cassettes under ``cassettes``), in both clients, in-process; return the outcomes.
 
     ``cassettes`` is a folder holding ``<provider>/<scenario>.json`` (or, for one provider,
-    the ``<scenario>.json`` files themselves); None means ``./conformance/cassettes``.
+    the ``<scenario>.json`` files themselves); None means the built-in providers' cassettes
+    (:func:`builtin_cassettes`), wherever the process runs.
     """
     registry = registry or default_registry()
-    folder = Path(cassettes) if cassettes is not None else Path("conformance") / "cassettes"
+    folder = Path(cassettes) if cassettes is not None else builtin_cassettes()
     if not folder.is_dir():
-        raise FileNotFoundError(f"no cassette folder {folder}")
+        raise FileNotFoundError(
+            f"cassettes: no folder {folder}; point it at a folder holding"
+            " <provider>/<scenario>.json cassettes (or one provider's <scenario>.json), as"
+            " `python -m imagebridge.testing record --out DIR` writes them, or leave it out to"
+            " replay the built-in providers' cassettes"
+        )
     providers = [provider] if provider else _providers_in(folder, registry)
     if not providers:
-        raise FileNotFoundError(f"no cassettes of an installed provider in {folder}")
+        raise FileNotFoundError(
+            f"no cassettes of an installed provider in {folder} ({registry.installed_summary()})"
+        )
     outcomes: list[Outcome] = []
     for name in providers:
         registry.adapter(name)  # an unknown provider fails here, by name
         nested = folder / name
         if not any((nested if nested.is_dir() else folder).glob("*.json")):
-            raise FileNotFoundError(f"no cassettes of {name} in {folder}")
+            raise FileNotFoundError(
+                f"no cassettes of {name} in {folder}: point cassettes at the folder of its"
+                " cassettes"
+            )
         suite = Suite(
             name, folder, registry=registry, expected_failures=expected_failures or {}, modes=modes
         )

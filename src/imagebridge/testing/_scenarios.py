@@ -15,10 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._capabilities import Capabilities
-from .._preflight import _pixel_problem
 from ._cassette import Cassette, Interaction, RecordedResponse, TextBody
 
-__all__ = ["REQUIREMENTS", "SCENARIOS", "Hint", "Requirement", "Scenario", "unmet"]
+__all__ = [
+    "REQUIREMENTS",
+    "SCENARIOS",
+    "Hint",
+    "Requirement",
+    "Scenario",
+    "accepted_pixel_size",
+    "unmet",
+]
 
 DEFAULT_PROMPT = "a red cube on a white table"
 
@@ -52,11 +59,12 @@ def _tiered(caps: Capabilities) -> list[tuple[str, str]]:
 _PIXEL_CANDIDATES = ("256x256", "512x512", "1024x1024", "1536x1024", "1024x1536")
 
 
-def _pixel_size(caps: Capabilities) -> str | None:
+def accepted_pixel_size(caps: Capabilities) -> str | None:
+    """A ``WxH`` size the model accepts (a common one first), or None when it takes none."""
     candidates = (*_PIXEL_CANDIDATES, *sorted(caps.sizes, key=_area))
     for size in candidates:
         width, _, height = size.partition("x")
-        if _pixel_problem(int(width), int(height), caps) is None:
+        if caps.pixel_problem(int(width), int(height)) is None:
             return size
     return None
 
@@ -100,7 +108,9 @@ REQUIREMENTS: dict[str, Requirement] = {
         Requirement(
             "resolution_tiers", lambda c: bool(_tiered(c)), "declares no 2k/4k resolution presets"
         ),
-        Requirement("pixel_sizes", lambda c: _pixel_size(c) is not None, "takes no pixel sizes"),
+        Requirement(
+            "pixel_sizes", lambda c: accepted_pixel_size(c) is not None, "takes no pixel sizes"
+        ),
         Requirement(
             "output_formats",
             lambda c: bool(_formats(c)),
@@ -189,7 +199,7 @@ def _pick_tier(caps: Capabilities) -> dict[str, Any]:
 
 
 def _pick_pixels(caps: Capabilities) -> dict[str, Any]:
-    return {"size": _pixel_size(caps)}
+    return {"size": accepted_pixel_size(caps)}
 
 
 _BAD_GATEWAY = (

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
-from .._imageinfo import sniff_media_type
+from .._imageinfo import extension_of, sniff_media_type
 from ._cassette import AssetBody, Body, Cassette, EmbeddedAsset, JsonBody, TextBody
 from ._support import compact_png
 
@@ -62,7 +62,6 @@ RESPONSE_HEADERS = frozenset(
 )  # fmt: skip
 
 _MIN_INLINE_IMAGE = 64
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _BASE64 = re.compile(r"^[A-Za-z0-9+/\s]+={0,2}$")
 
 
@@ -185,7 +184,7 @@ class Scrubber:
 
 def _store(cassette: Cassette, data: bytes, media_type: str) -> str:
     data = compact_png(data) if media_type == "image/png" else data
-    name = f"{hashlib.sha256(data).hexdigest()[:16]}.{_EXTENSIONS.get(media_type, 'bin')}"
+    name = f"{hashlib.sha256(data).hexdigest()[:16]}.{extension_of(media_type)}"
     cassette.add_asset(name, data)
     return name
 

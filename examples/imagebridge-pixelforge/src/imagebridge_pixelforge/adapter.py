@@ -15,27 +15,25 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from imagebridge import (
-    AuthenticationError,
-    BadRequestError,
-    ContentPolicyError,
-    InsufficientBalanceError,
-    NotFoundError,
-    ProviderError,
-    RateLimitError,
-    ServerError,
-)
 from imagebridge.adapter import (
     Accepted,
     Adapter,
+    AuthenticationError,
+    BadRequestError,
     Capabilities,
+    ContentPolicyError,
     ErrorCodes,
     Flow,
     GeneratedImage,
     ImageResult,
+    InsufficientBalanceError,
+    NotFoundError,
     Plan,
     PollPolicy,
     Progress,
+    ProviderError,
+    RateLimitError,
+    ServerError,
     TaskHandle,
     TaskState,
     classify,

@@ -1,7 +1,7 @@
-"""Regenerate the built-in adapters' cassettes (``conformance/cassettes/<provider>/``).
+"""Regenerate the built-in adapters' cassettes (``plugins/imagebridge_plugins/cassettes/``).
 
-    .venv/bin/python conformance/record_builtin.py              # every built-in provider
-    .venv/bin/python conformance/record_builtin.py dimilinks    # some of them
+    .venv/bin/python tests/plugins/record_cassettes.py              # every built-in provider
+    .venv/bin/python tests/plugins/record_cassettes.py dimilinks    # some of them
 
 Each provider's scenarios (the kit's shared ones, then the dialect-specific ones of
 ``builtin_scenarios.py``) are recorded with the kit's recording mode against the imagebridge
@@ -22,7 +22,7 @@ from builtin_scenarios import DIALECT_SCENARIOS, HINTS, NOT_APPLICABLE, SETUPS
 from imagebridge._emulator import DIALECTS, EmulatorConfig, EmulatorServer
 from imagebridge.testing import SCENARIOS, FakeClock, RecordReport, Scenario, record
 
-CASSETTES = Path(__file__).parent / "cassettes"
+CASSETTES = Path(__file__).resolve().parents[2] / "plugins" / "imagebridge_plugins" / "cassettes"
 #: The emulator's API key: the recorder refuses any cassette in which it appears.
 EMULATOR_KEY = "sk-emulator-3f9c2a7d41b8e6"
 

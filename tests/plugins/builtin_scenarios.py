@@ -5,7 +5,7 @@ one dialect has: dimilinks' signed relative, absolute and data result URLs, its
 APIMart-compatible mode, ``pending`` status, sync mode and ``Prefer`` header; new-api's
 ``(request id: X)`` error suffix and status-independent codes on geeknow; the dall-e rules on
 openai and geeknow; and APIMart's shape variants. Their cassettes describe themselves, so
-replay needs none of this module: only ``record_builtin.py`` imports it.
+replay needs none of this module: only ``record_cassettes.py`` imports it.
 
 Shapes the emulator cannot produce are made by an ``edit`` of the recording, stated in the
 cassette's description.
@@ -259,7 +259,11 @@ HINTS: dict[str, dict[str, Hint]] = {
 }
 
 NOT_APPLICABLE: dict[str, dict[str, str]] = {
-    "apimart": {"result_b64": "APIMart always answers with image URLs (dialects.md section 2)"},
+    "apimart": {
+        "result_b64": (
+            "APIMart always answers with image URLs (docs/dialects/apimart.md, 'Task statuses')"
+        )
+    },
 }
 
 #: Emulator settings a scenario needs (the default: relative URLs, tasks done at once).

@@ -1,15 +1,17 @@
-"""The conformance suite of the four built-in adapters, replayed from conformance/cassettes/.
+"""Certifies the four built-in adapters: the kit replays their cassettes, the package data in
+plugins/imagebridge_plugins/cassettes/ that ``imagebridge conformance`` replays too.
 
-Regenerate the cassettes with ``.venv/bin/python conformance/record_builtin.py``.
+Regenerate the cassettes with ``.venv/bin/python tests/plugins/record_cassettes.py``.
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from imagebridge.testing import AdapterConformance
 
-CASSETTES = Path(__file__).parent / "cassettes"
+CASSETTES = Path(str(files("imagebridge_plugins") / "cassettes"))
 
 
 class TestOpenAI(AdapterConformance):

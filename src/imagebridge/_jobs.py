@@ -1,0 +1,186 @@
+"""One running job and what it does with its task: the same for every operation.
+
+A :class:`Job` is what a driver runs one flow under (generate, edit, submit, wait, check, a
+batch item, a download): its deadline, retry policy and progress callback, and the task it
+is about once the provider accepted one. The driver only sends, sleeps and reports; the job
+decides what acceptance, a result and a failure mean for the task:
+
+* :meth:`Job.accepted`: the task is written to the journal (under the job's label) before
+  anything waits on it;
+* :meth:`Job.finished`: the task is attached to the result, inline images are counted
+  against ``max_download_bytes`` like downloads, and the task is marked fetched;
+* :meth:`Job.failed`: the task goes on the error (so it stays resumable), a task that itself
+  failed is marked failed, and no secret is left in the error.
+
+:class:`TaskRecorder` is the only writer of the task journal; the client owns it and every
+job of that client shares it (:class:`JobSettings`). No I/O here but the journal's own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ._errors import (
+    ContentPolicyError,
+    ImageBridgeError,
+    InsufficientBalanceError,
+    TaskFailedError,
+)
+from ._flow import Progress, ProgressCallback
+from ._journal import JournalEntry, JournalState, TaskJournal
+from ._reading import too_large
+from ._redact import Redactor
+from ._result import ImageResult
+from ._retry import RetryPolicy
+from ._tasks import TaskHandle
+
+__all__ = ["Job", "JobSettings", "TaskRecorder"]
+
+T = TypeVar("T")
+logger = logging.getLogger("imagebridge")
+
+
+class TaskRecorder:
+    """Writes accepted tasks and what became of them to a :class:`TaskJournal`, if any.
+
+    A journal that cannot be written is logged, never a reason to abandon a paid task.
+    """
+
+    def __init__(self, journal: TaskJournal | None, redactor: Redactor, *, owned: bool) -> None:
+        self.journal = journal
+        self._redactor = redactor
+        # A journal the client opened itself is closed with it; one passed in is the caller's.
+        self._owned = owned
+        if journal is not None:
+            journal.scrub_with(redactor)
+
+    def accepted(self, task: TaskHandle, label: str | None = None) -> None:
+        if self.journal is not None:
+            try:
+                self.journal.record(task, label=label)
+            except Exception as exc:
+                self._warn(task, exc)
+
+    def mark(
+        self,
+        task: TaskHandle,
+        state: JournalState,
+        *,
+        paths: Sequence[str | os.PathLike[str]] = (),
+        error: str | None = None,
+    ) -> None:
+        if self.journal is not None:
+            try:
+                self.journal.mark(task, state, paths=paths, error=error)
+            except Exception as exc:
+                self._warn(task, exc)
+
+    def saved(self, task: TaskHandle, paths: Sequence[str | os.PathLike[str]]) -> None:
+        self.mark(task, "saved", paths=paths)
+
+    def entries(self, label: str) -> list[JournalEntry]:
+        """The journaled tasks under ``label``, oldest first (none without a journal)."""
+        if self.journal is None or not self.journal.path.exists():
+            return []
+        return self.journal.entries(label=label)
+
+    def close(self) -> None:
+        if self.journal is not None and self._owned:
+            self.journal.close()
+
+    def _warn(self, task: TaskHandle, exc: Exception) -> None:
+        logger.warning("could not journal task %s: %s", self._redactor.text(task.task_id), exc)
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """What every job of one client shares."""
+
+    provider: str
+    recorder: TaskRecorder
+    redactor: Redactor
+    retry: RetryPolicy
+    on_progress: ProgressCallback | None
+    max_download_bytes: int | None
+
+
+class Job:
+    """The state of one running flow: its deadline and, once accepted, its task."""
+
+    __slots__ = ("deadline", "label", "on_progress", "retry", "settings", "task", "timeout")
+
+    def __init__(
+        self,
+        settings: JobSettings,
+        *,
+        timeout: float | None,
+        now: float,
+        retry: RetryPolicy | None = None,
+        on_progress: ProgressCallback | None = None,
+        task: TaskHandle | None = None,
+        label: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        #: On the client's clock (:meth:`~imagebridge._clock.Clock.monotonic`).
+        self.deadline = None if timeout is None else now + timeout
+        self.retry = retry or settings.retry
+        self.on_progress = on_progress or settings.on_progress
+        self.task = task
+        #: The journal label of a task this job will submit (batch items).
+        self.label = label
+
+    def accepted(self, task: TaskHandle) -> Progress:
+        """The provider accepted ``task``: journal it now; the progress report to give."""
+        self.task = task
+        self.settings.recorder.accepted(task, self.label)
+        return Progress("queued", task_id=task.task_id, provider=self.settings.provider)
+
+    def finished(self, value: T) -> T:
+        """A flow's result, with its task attached and journaled as fetched."""
+        if isinstance(value, ImageResult):
+            self.check_inline(value)
+            task = self.task
+            if task is not None:
+                if task not in value.tasks:
+                    value.tasks.append(task)
+                if task.task_id not in value.task_ids:
+                    value.task_ids.append(task.task_id)
+                self.settings.recorder.mark(task, "fetched")
+        return value
+
+    def failed(self, error: ImageBridgeError) -> ImageBridgeError:
+        """Keep the task on the error and make sure no secret is in it."""
+        redactor = self.settings.redactor
+        task = self.task
+        if task is not None:
+            error.task = task
+            if error.task_id is None:
+                error.task_id = task.task_id
+            if _task_ended(error):
+                # The task itself ended as failed: it is finished, not resumable. Errors the
+                # library raises about a reply (too large, a bad URL) leave it resumable.
+                self.settings.recorder.mark(task, "failed", error=redactor.text(error.message))
+        return error.scrub(redactor)
+
+    def check_inline(self, result: ImageResult) -> None:
+        """Count each inline image (base64, ``data:`` URLs, bytes) against
+        ``max_download_bytes`` as a download would be, without decoding it."""
+        limit = self.settings.max_download_bytes
+        if limit is None:
+            return
+        for index, image in enumerate(result.images):
+            size = image.inline_size()
+            if size is not None and size > limit:
+                raise too_large(self.settings.provider, f"inline image {index}", limit, "download")
+
+
+def _task_ended(error: ImageBridgeError) -> bool:
+    """Whether ``error`` is the task's own failure (as :func:`error_from_task` makes it):
+    no HTTP status, and one of the classes a failed task ends with."""
+    failed = TaskFailedError | ContentPolicyError | InsufficientBalanceError
+    return isinstance(error, failed) and error.status_code is None
