@@ -157,3 +157,27 @@ async def open_client(
             provider, api_key=api_key, transport=transport, **options
         ) as aclient:
             yield Bridge(mode, aclient)
+
+
+@contextlib.asynccontextmanager
+async def emulated_generate(
+    mode: str, server: Any, provider: str, *, api_key: str = API_KEY
+) -> AsyncIterator[Callable[..., Any]]:
+    """``generate(prompt, **fields)`` of an ImageClient or an AsyncImageClient on the
+    emulator (``server``), awaitable either way; no retries, a 20 s deadline."""
+    options: dict[str, Any] = {
+        "api_key": api_key,
+        "base_url": server.url(provider),
+        "retry": RetryPolicy(max_retries=0),
+        "timeout": 20,
+    }
+    if mode == "sync":
+        with ImageClient(provider, **options) as client:
+
+            async def generate(prompt: str, **fields: Any) -> ImageResult:
+                return client.generate(prompt, **fields)
+
+            yield generate
+    else:
+        async with AsyncImageClient(provider, **options) as aclient:
+            yield aclient.generate

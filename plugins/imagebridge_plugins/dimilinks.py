@@ -175,7 +175,7 @@ class DimilinksAdapter(OpenAIImagesAdapter):
             model=plan.model,
             n=plan.n,
             expected_size=plan.expected_size,
-            state={"compat": options.compat} if options.compat else {},
+            adapter_state={"compat": options.compat} if options.compat else {},
         )
         yield Accepted(handle)
         return handle

@@ -28,7 +28,12 @@ from ._result import ImageResult
 from ._tasks import TaskHandle
 from ._urls import check_result_url
 
-__all__ = ["Adapter"]
+__all__ = ["ADAPTER_API_VERSION", "Adapter"]
+
+#: The adapter contract this imagebridge implements. An adapter declares the version it was
+#: written for (:attr:`Adapter.api_version`); a plugin whose adapter declares another is
+#: skipped as broken, with the reason, instead of failing at its first request.
+ADAPTER_API_VERSION = 1
 
 
 class Adapter:

@@ -68,14 +68,14 @@ def check_auth_headers(headers: Mapping[str, str], provider: str) -> None:
 
 def credentials_redactor(api_key: str | None, headers: Mapping[str, str]) -> Redactor:
     """A redactor of the key and of any credential an adapter makes from it (the token of
-    a Basic header, a signed token), with the adapter's header names masked."""
+    a Basic header, a signed token)."""
     secrets: list[str | None] = [api_key]
     for value in headers.values():
         scheme, _, token = value.partition(" ")
         derived = token if token and scheme.isalpha() else value
         if not api_key or api_key not in derived:
             secrets.append(derived)  # "Bearer KEY" stays "Bearer [REDACTED]"
-    return Redactor(secrets, headers=headers.keys())
+    return Redactor(secrets)
 
 
 def restore_task(task: TaskHandle | str, redactor: Redactor) -> TaskHandle | str:

@@ -1,6 +1,7 @@
-"""What both clients share, with no I/O of their own: finding the adapter, the key and the
-base URL, pre-flighting the canonical request, building the one flow of every operation,
-and finishing its results. :mod:`imagebridge._client` adds an HTTP client and a driver.
+"""What both clients share: finding the adapter, the key and the base URL, opening the task
+journal, pre-flighting the canonical request, building the one flow of every operation and
+finishing its results. No request is sent from here: :mod:`imagebridge._client` adds an HTTP
+client and a driver.
 
 Every operation goes the same way: a :class:`~imagebridge._preflight.Plan` (or an accepted
 task's handle) becomes one flow per provider call (:meth:`ClientBase._flows`,
@@ -111,7 +112,10 @@ class ClientBase:
         if isinstance(request_timeout, int | float):
             request_timeout = httpx.Timeout(request_timeout)
         self._driver_options: dict[str, Any] = {
-            "settings": self._settings,
+            "provider": provider,
+            "redactor": self._redactor,
+            "retry": self._settings.retry,
+            "max_download_bytes": max_download_bytes,
             "base_url": self.base_url,
             "auth_headers": auth_headers,
             "request_timeout": request_timeout,

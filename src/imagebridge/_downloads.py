@@ -22,7 +22,7 @@ from . import _deadline
 from ._deadline import CLIENT_DEFAULT, ClientDefault
 from ._driver_base import DriverBase
 from ._errors import ServerError
-from ._jobs import Job
+from ._jobs import Limits
 from ._reading import Sink, aread_body, read_body
 from ._redact import Redactor
 from ._urls import check_result_url
@@ -36,14 +36,14 @@ _MAX_REDIRECTS = 10
 class DownloadRules(DriverBase):
     """What both kinds of download share: no I/O."""
 
-    def _download_job(self, timeout: float | ClientDefault | None) -> Job:
+    def _download_job(self, timeout: float | ClientDefault | None) -> Limits:
         """A download is a job of its own, with its own deadline (the client's ``timeout``
         unless the caller gives one); retries apply as to a poll."""
         seconds = self._download_timeout if isinstance(timeout, ClientDefault) else timeout
-        return Job(self._settings, timeout=seconds, now=self._clock.monotonic())
+        return Limits(timeout=seconds, now=self._clock.monotonic(), retry=self._retry)
 
     def _download_retry(
-        self, request: httpx.Request, response: httpx.Response, attempt: int, job: Job
+        self, request: httpx.Request, response: httpx.Response, attempt: int, job: Limits
     ) -> float | None:
         """None to read the body; a wait to retry; or the download's error raised."""
         if not response.is_error:
@@ -53,7 +53,7 @@ class DownloadRules(DriverBase):
             _check_download(response, self.provider, self._redactor)
         return delay
 
-    def _download_request(self, url: str | httpx.URL, job: Job) -> httpx.Request:
+    def _download_request(self, url: str | httpx.URL, job: Limits) -> httpx.Request:
         """A GET for a result image (or a hop of its redirects): a fresh request each time,
         so credentials go only where :meth:`_prepare` allows (the adapter says its links
         need them, and only on the API's own origin) and never follow a redirect. Every
@@ -72,7 +72,7 @@ class DownloadRules(DriverBase):
         self._prepare(request, job, auth=self._download_auth)
         return request
 
-    def _redirect(self, response: httpx.Response, hops: int, job: Job) -> httpx.Request | None:
+    def _redirect(self, response: httpx.Response, hops: int, job: Limits) -> httpx.Request | None:
         """The next hop of a download that answered with a redirect, or None."""
         target = response.next_request
         if target is None:
@@ -126,7 +126,7 @@ class SyncDownloads(DownloadRules):
             request, hops = self._download_request(url, job), 0
 
     def _download_once(
-        self, request: httpx.Request, file: IO[bytes], hops: int, attempt: int, job: Job
+        self, request: httpx.Request, file: IO[bytes], hops: int, attempt: int, job: Limits
     ) -> bytes | httpx.Request | float:
         """One hop of a download: the image's head once it is in ``file``, the next hop's
         request, or the wait before retrying."""
@@ -194,7 +194,7 @@ class AsyncDownloads(DownloadRules):
             request, hops = self._download_request(url, job), 0
 
     async def _download_once(
-        self, request: httpx.Request, file: IO[bytes], hops: int, attempt: int, job: Job
+        self, request: httpx.Request, file: IO[bytes], hops: int, attempt: int, job: Limits
     ) -> bytes | httpx.Request | float:
         """One hop of a download: the image's head once it is in ``file``, the next hop's
         request, or the wait before retrying."""

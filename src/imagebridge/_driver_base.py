@@ -27,8 +27,9 @@ from ._errors import (
     SubmitOutcomeUnknownError,
 )
 from ._flow import Accepted, Progress, Sleep
-from ._jobs import Job, JobSettings
-from ._retry import is_idempotent
+from ._jobs import Job, Limits
+from ._redact import Redactor
+from ._retry import RetryPolicy, is_idempotent
 
 logger = logging.getLogger("imagebridge")
 
@@ -47,29 +48,32 @@ class DriverBase:
     def __init__(
         self,
         *,
-        settings: JobSettings,
+        provider: str,
+        redactor: Redactor,
+        retry: RetryPolicy,
         base_url: str,
         auth_headers: dict[str, str],
         request_timeout: httpx.Timeout,
         clock: Clock,
         observer: Observer | None = None,
         download_auth: bool = False,
+        max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
         download_timeout: float | None = None,
         allow_link_local_urls: bool = False,
         max_in_flight: int | None = None,
     ) -> None:
         url = httpx.URL(base_url)
-        self.provider = settings.provider
-        self._settings = settings
+        self.provider = provider
+        self._retry = retry
         self._origin = (url.scheme, url.host, url.port)
         self._auth_headers = auth_headers
         self._timeouts: dict[str, float | None] = request_timeout.as_dict()
         self._clock = clock
-        self._redactor = settings.redactor
+        self._redactor = redactor
         self._observer = observer
         self._download_auth = download_auth
-        self._max_download_bytes = settings.max_download_bytes
+        self._max_download_bytes = max_download_bytes
         self._max_response_bytes = max_response_bytes
         self._download_timeout = download_timeout
         self._allow_link_local = allow_link_local_urls
@@ -92,7 +96,7 @@ class DriverBase:
     def _same_origin(self, url: httpx.URL) -> bool:
         return (url.scheme, url.host, url.port) == self._origin
 
-    def _prepare(self, request: httpx.Request, job: Job | None, *, auth: bool = True) -> None:
+    def _prepare(self, request: httpx.Request, job: Limits | None, *, auth: bool = True) -> None:
         """Add credentials (API origin only) and a timeout that respects the deadline.
 
         Credentials are taken off again by :meth:`_forget_auth` once the request is sent, so
@@ -113,11 +117,11 @@ class DriverBase:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s %s", request.method, self._redactor.text(str(request.url)))
 
-    def _left(self, job: Job) -> float | None:
+    def _left(self, job: Limits) -> float | None:
         """The seconds left before the job's deadline, or None without one."""
         return None if job.deadline is None else job.deadline - self._clock.monotonic()
 
-    def _io_deadline(self, job: Job | None) -> float | None:
+    def _io_deadline(self, job: Limits | None) -> float | None:
         """The job's deadline on the wall clock, for :mod:`imagebridge._deadline`."""
         if job is None or job.deadline is None:
             return None
@@ -139,7 +143,7 @@ class DriverBase:
             self._observer(request, response)
 
     def _transport_error(
-        self, exc: httpx.HTTPError, job: Job | None, request: httpx.Request | None = None
+        self, exc: httpx.HTTPError, job: Limits | None, request: httpx.Request | None = None
     ) -> ImageBridgeError:
         sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
         if job is not None and job.deadline is not None and self._clock.monotonic() >= job.deadline:
@@ -159,11 +163,11 @@ class DriverBase:
         )
 
     # -- retries (the rules are in imagebridge._retry) ---------------------------------------------
-    def _fits(self, delay: float, job: Job) -> bool:
+    def _fits(self, delay: float, job: Limits) -> bool:
         return job.deadline is None or self._clock.monotonic() + delay < job.deadline
 
     def _after_response(
-        self, request: httpx.Request, response: httpx.Response, attempt: int, job: Job
+        self, request: httpx.Request, response: httpx.Response, attempt: int, job: Limits
     ) -> float | None:
         """The wait before resending, or None to hand the response to the flow."""
         if response.status_code < 400:
@@ -177,7 +181,7 @@ class DriverBase:
         return delay
 
     def _after_failure(
-        self, request: httpx.Request, exc: httpx.HTTPError, attempt: int, job: Job
+        self, request: httpx.Request, exc: httpx.HTTPError, attempt: int, job: Limits
     ) -> float:
         """The wait before resending after no response came; raise when it must not be."""
         error = self._transport_error(exc, job, request)
@@ -199,7 +203,7 @@ class DriverBase:
             ) from exc
         raise error from exc
 
-    def _timeout(self, job: Job) -> ImageTimeoutError:
+    def _timeout(self, job: Limits) -> ImageTimeoutError:
         error = ImageTimeoutError(
             f"{self.provider} did not finish within the {job.timeout:g} s deadline",
             provider=self.provider,
@@ -208,7 +212,7 @@ class DriverBase:
         return error
 
     # -- effects that need no I/O -----------------------------------------------------------
-    def _sleep_seconds(self, effect: Sleep, job: Job) -> float:
+    def _sleep_seconds(self, effect: Sleep, job: Limits) -> float:
         """How long to sleep: the flow's wish, cut short before the deadline so that one
         last attempt (a final poll) still fits; none left at all is a timeout."""
         seconds = max(0.0, effect.seconds)

@@ -38,7 +38,7 @@ from ._result import ImageResult
 from ._retry import RetryPolicy
 from ._tasks import TaskHandle
 
-__all__ = ["Job", "JobSettings", "TaskRecorder"]
+__all__ = ["Job", "JobSettings", "Limits", "TaskRecorder"]
 
 T = TypeVar("T")
 logger = logging.getLogger("imagebridge")
@@ -108,10 +108,23 @@ class JobSettings:
     max_download_bytes: int | None
 
 
-class Job:
-    """The state of one running flow: its deadline and, once accepted, its task."""
+class Limits:
+    """How long a run of exchanges may take (a flow, or a download) and how its failed
+    requests are retried."""
 
-    __slots__ = ("deadline", "label", "on_progress", "retry", "settings", "task", "timeout")
+    __slots__ = ("deadline", "retry", "timeout")
+
+    def __init__(self, *, timeout: float | None, now: float, retry: RetryPolicy) -> None:
+        self.timeout = timeout
+        #: On the client's clock (:meth:`~imagebridge._clock.Clock.monotonic`).
+        self.deadline = None if timeout is None else now + timeout
+        self.retry = retry
+
+
+class Job(Limits):
+    """One running flow: its limits, its progress callback and, once accepted, its task."""
+
+    __slots__ = ("label", "on_progress", "settings", "task")
 
     def __init__(
         self,
@@ -124,11 +137,8 @@ class Job:
         task: TaskHandle | None = None,
         label: str | None = None,
     ) -> None:
+        super().__init__(timeout=timeout, now=now, retry=retry or settings.retry)
         self.settings = settings
-        self.timeout = timeout
-        #: On the client's clock (:meth:`~imagebridge._clock.Clock.monotonic`).
-        self.deadline = None if timeout is None else now + timeout
-        self.retry = retry or settings.retry
         self.on_progress = on_progress or settings.on_progress
         self.task = task
         #: The journal label of a task this job will submit (batch items).

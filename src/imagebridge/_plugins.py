@@ -29,12 +29,11 @@ import httpx
 import pluggy
 
 from . import hookspecs
-from ._adapter import Adapter
+from ._adapter import ADAPTER_API_VERSION, Adapter
 from ._capabilities import Capabilities
 from ._errors import ConfigurationError, PluginError, Problem
 from ._preflight import Operation
 from ._request import ImageRequest
-from .adapter import ADAPTER_API_VERSION
 
 __all__ = [
     "ENTRY_POINT_GROUP",

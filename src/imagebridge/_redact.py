@@ -10,8 +10,7 @@ library, in the spellings a server may echo them back in:
   ``user:key`` of a Basic header: the whole base64 run is replaced;
 * hexadecimal (either case).
 
-Headers that carry credentials are masked by name, whatever their value: the usual ones
-(:data:`SECRET_HEADERS`) and the ones the adapter declared. :func:`cut` shortens text
+:func:`cut` shortens text
 without ever ending inside a word, so a secret that straddles a cut is dropped whole rather
 than leaving its prefix behind for a later redaction to miss.
 """
@@ -24,11 +23,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
-
-#: Header names whose values are credentials, compared lower-case.
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"}
-)
 
 #: Shorter values are not treated as secrets: replacing "abc" everywhere would destroy
 #: messages and hide nothing.
@@ -43,18 +37,17 @@ _TRAILING_WORD = re.compile(r"\S+\Z")
 
 
 class Redactor:
-    """Replaces known secrets in strings, JSON-like objects and headers."""
+    """Replaces known secrets in strings and JSON-like objects."""
 
-    __slots__ = ("_base64", "_headers", "_literals", "_pattern", "_primary", "_secrets")
+    __slots__ = ("_base64", "_literals", "_pattern", "_primary", "_secrets")
 
-    def __init__(self, secrets: Iterable[str | None] = (), *, headers: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         given = [s for s in secrets if s and len(s.strip()) >= MIN_SECRET]
         values = {v for s in given for v in (s, s.strip()) if len(v) >= MIN_SECRET}
         # Longest first, so that a secret containing another is replaced whole.
         self._secrets = tuple(sorted(values, key=len, reverse=True))
         #: The key itself (the first secret), put back by :meth:`restore`.
         self._primary = given[0].strip() if given else None
-        self._headers = SECRET_HEADERS | {name.lower() for name in headers}
         self._literals = _literals(self._secrets)
         self._base64 = sorted({core for s in self._secrets for core in _base64_cores(s)})
         self._pattern = (
@@ -68,11 +61,8 @@ class Redactor:
         return f"<Redactor of {len(self._secrets)} secret(s)>"
 
     def __or__(self, other: Redactor) -> Redactor:
-        """A redactor of both one's secrets and header names."""
-        merged = Redactor(
-            [self._primary, *self._secrets, *other._secrets],
-            headers=self._headers | other._headers,
-        )
+        """A redactor of both one's secrets."""
+        merged = Redactor([self._primary, *self._secrets, *other._secrets])
         merged._primary = self._primary or other._primary
         return merged
 
@@ -129,17 +119,6 @@ class Redactor:
         if isinstance(value, list | set | frozenset):
             return [self.obj(v) for v in value]
         return value
-
-    def is_secret_header(self, name: str) -> bool:
-        return name.lower() in self._headers
-
-    def headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-        """Headers as a dict: credentials (the usual ones and the adapter's own) masked by
-        name, secrets replaced in the rest."""
-        return {
-            name: REDACTED if self.is_secret_header(name) else self.text(value)
-            for name, value in headers
-        }
 
 
 def cut(text: str, limit: int, marker: str = "...", *, breaks: str = "") -> str:

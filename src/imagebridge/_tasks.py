@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from ._redact import Redactor
 
@@ -28,8 +28,11 @@ class TaskHandle(BaseModel):
     n: int = 1
     expected_size: tuple[int, int] | None = None
     created_at: float = Field(default_factory=time.time)
-    #: Adapter state needed to resume (e.g. ``{"compat": "apimart"}``); never a secret.
-    state: dict[str, Any] = Field(default_factory=dict)
+    #: What the adapter needs to resume the task (e.g. ``{"compat": "apimart"}``); never a
+    #: secret. Handles written before it had this name (``state``) are read too.
+    adapter_state: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("adapter_state", "state")
+    )
 
     def scrubbed(self, redactor: Redactor) -> TaskHandle:
         """This handle with ``redactor``'s secrets replaced (itself when it has none)."""

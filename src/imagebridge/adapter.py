@@ -22,7 +22,7 @@ not support is skipped as broken. See ``docs/plugins.md`` for the walk-through a
 
 from __future__ import annotations
 
-from ._adapter import Adapter
+from ._adapter import ADAPTER_API_VERSION, Adapter
 from ._body import InlineImage, json_request
 from ._capabilities import ANY, Capabilities, CapabilityChanges
 from ._errors import (
@@ -62,7 +62,6 @@ from ._warnings import WARNING_CODES, ImageWarning
 #: The version of the adapter contract (this module and :mod:`imagebridge.hookspecs`) this
 #: imagebridge supports. An adapter whose ``api_version`` differs is refused: skipped as
 #: broken when its plugin is an entry point, a PluginError when a program registers it.
-ADAPTER_API_VERSION = 1
 
 __all__ = [
     "ADAPTER_API_VERSION",

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,3 +222,13 @@ def test_no_import_cycles_for_the_type_checker_but_the_documented_one() -> None:
 def test_modules_stay_small(name: str) -> None:
     lines = len(MODULES[name].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{MODULES[name].relative_to(ROOT)} has {lines} lines"
+
+
+def test_the_architecture_page_names_every_core_module_and_no_other() -> None:
+    page = (ROOT / "docs" / "concepts" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(_?[a-z_]+)`", page))
+    core = {n.split(".")[1] for n in MODULES if n.startswith("imagebridge.")}
+    core = {n for n in core if n.startswith("_") or n in {"adapter", "hookspecs", "testing"}}
+    assert core <= named, sorted(core - named)
+    listed_modules = {n for n in named if n.startswith("_") and not n.startswith("__")}
+    assert listed_modules <= core, sorted(listed_modules - core)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args
 
 import pytest
 
-from imagebridge import AsyncImageClient, ImageClient, ImageResult, ImageWarning, RetryPolicy
+from helpers import API_KEY, emulated_generate
+from imagebridge import ImageWarning
 from imagebridge._emulator import EmulatorConfig, EmulatorServer
 from imagebridge._warnings import WARNING_CODES, WarningCode
 
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = (ROOT / "src", ROOT / "plugins")
 DOCS_PAGE = ROOT / "docs" / "concepts" / "results.md"
-KEY = "sk-warnings-test-key"
 
 
 def test_the_literal_and_the_table_name_the_same_codes_in_the_same_order() -> None:
@@ -98,29 +97,12 @@ def test_the_docs_list_exactly_the_warning_codes_with_their_meanings() -> None:
 # -- warnings of real calls -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorConfig(api_key=KEY)) as running:
+    with EmulatorServer(EmulatorConfig(api_key=API_KEY)) as running:
         yield running
 
 
-@asynccontextmanager
-async def generate_with(mode: str, server: EmulatorServer) -> AsyncIterator[Any]:
-    """A ``generate(prompt, **fields)`` of an ImageClient or an AsyncImageClient."""
-    options: dict[str, Any] = {
-        "api_key": KEY,
-        "base_url": server.url("openai"),
-        "retry": RetryPolicy(max_retries=0),
-        "timeout": 20,
-    }
-    if mode == "sync":
-        with ImageClient("openai", **options) as client:
-
-            async def generate(prompt: str, **fields: Any) -> ImageResult:
-                return client.generate(prompt, **fields)
-
-            yield generate
-    else:
-        async with AsyncImageClient("openai", **options) as aclient:
-            yield aclient.generate
+def generate_with(mode: str, server: EmulatorServer) -> Any:
+    return emulated_generate(mode, server, "openai", api_key=API_KEY)
 
 
 async def test_adaptations_come_back_with_documented_codes(

@@ -8,27 +8,21 @@ the dataclass's fields, so a type checker sees every key and value of a plugin's
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from helpers import API_KEY, emulated_generate
 from imagebridge import (
-    AsyncImageClient,
     Capabilities,
-    ImageClient,
-    ImageResult,
     InvalidRequestError,
-    RetryPolicy,
     default_registry,
 )
 from imagebridge._capabilities import CapabilityChanges
 from imagebridge._emulator import EmulatorConfig, EmulatorServer
 
 pytestmark = pytest.mark.anyio
-
-KEY = "sk-pixel-rule-test-key"
 
 
 @pytest.mark.parametrize(
@@ -76,29 +70,12 @@ def test_replace_refuses_a_field_that_does_not_exist() -> None:
 # -- the same reasons in pre-flight -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorConfig(api_key=KEY)) as running:
+    with EmulatorServer(EmulatorConfig(api_key=API_KEY)) as running:
         yield running
 
 
-@asynccontextmanager
-async def generate_with(mode: str, server: EmulatorServer) -> AsyncIterator[Any]:
-    """A ``generate(prompt, **fields)`` of an ImageClient or an AsyncImageClient."""
-    options: dict[str, Any] = {
-        "api_key": KEY,
-        "base_url": server.url("openai"),
-        "retry": RetryPolicy(max_retries=0),
-        "timeout": 20,
-    }
-    if mode == "sync":
-        with ImageClient("openai", **options) as client:
-
-            async def generate(prompt: str, **fields: Any) -> ImageResult:
-                return client.generate(prompt, **fields)
-
-            yield generate
-    else:
-        async with AsyncImageClient("openai", **options) as aclient:
-            yield aclient.generate
+def generate_with(mode: str, server: EmulatorServer) -> Any:
+    return emulated_generate(mode, server, "openai", api_key=API_KEY)
 
 
 @pytest.mark.parametrize("size", ["1000x1000", "4000x1008", "3200x992"])

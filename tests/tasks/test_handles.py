@@ -45,7 +45,7 @@ async def test_submit_returns_a_handle_without_polling(
     assert handle.model == "gpt-image-2"
     assert handle.n == 1
     assert handle.expected_size == (2048, 1152)
-    assert handle.state == {}
+    assert handle.adapter_state == {}
     assert (submit.call_count, poll.call_count) == (1, 0)
     assert clock.sleeps == []
     assert dict(submit.calls.last.request.url.params) == {"async": "true"}
@@ -69,8 +69,8 @@ async def test_submit_in_compat_mode_keeps_the_mode_on_the_handle(
     options = {"dimilinks": {"compat": "apimart"}}
     async with open_client(mode, "dimilinks", api, clock=clock) as client:
         handle = await client.submit("a cat", provider_options=options)
-    assert handle.state == {"compat": "apimart"}
-    assert TaskHandle.from_json(handle.to_json()).state == {"compat": "apimart"}
+    assert handle.adapter_state == {"compat": "apimart"}
+    assert TaskHandle.from_json(handle.to_json()).adapter_state == {"compat": "apimart"}
 
 
 async def test_a_handle_is_waited_for_in_a_new_client(
