@@ -89,6 +89,7 @@ def _model_section(caps: Capabilities) -> list[str]:
     if caps.edits:
         inputs += f"; `edit()` takes up to {caps.max_edit_images}"
         inputs += " with a mask" if caps.mask else " (no mask)"
+        inputs += ", files or URLs" if caps.edit_image_urls else ", files only"
     if caps.max_input_image_bytes:
         inputs += f"; at most {caps.max_input_image_bytes // (1024 * 1024)} MB each"
     rows = [
@@ -97,6 +98,7 @@ def _model_section(caps: Capabilities) -> list[str]:
         *((spec.name, _option(caps, spec)) for spec in OPTION_FIELDS if spec.name != "user"),
         ("prompt length", f"{caps.max_prompt_chars} characters" if caps.max_prompt_chars else "-"),
         ("input images", inputs),
+        ("variations", "yes (`vary()`)" if caps.variations else "no"),
         ("asynchronous tasks", "yes (`submit()` / `wait()`)" if caps.async_tasks else "no"),
     ]
     lines = ["", f"### `{caps.model}`", "", "| | |", "|---|---|"]

@@ -3,7 +3,8 @@
 OpenAI's own API and every gateway that forwards to it (geeknow, ...) impose the same limits
 on ``dall-e-2`` and ``dall-e-3``. They are declared here once, through the
 ``imagebridge_model_capabilities`` hook, instead of in each adapter (docs/dialects/openai.md,
-'Models and sizes'):
+'Models and sizes'; the spec's CreateImageRequest, CreateImageEditRequest and
+CreateImageVariationRequest):
 
 =============  ==============================  ===  =================  ==========
 model          sizes                           n    quality            prompt
@@ -13,17 +14,22 @@ dall-e-3       1024x1024, 1792x1024, 1024x1792 1    standard, hd       4000 char
 =============  ==============================  ===  =================  ==========
 
 ``style`` (vivid, natural) is dall-e-3 only; ``output_format``, ``output_compression``,
-``background`` and ``moderation`` are gpt-image options and are rejected for dall-e.
+``background`` and ``moderation`` are GPT image options and are rejected for dall-e.
 Canonical ratios map to the one size of that shape (``1:1`` -> 1024x1024, ``7:4`` ->
 1792x1024), reported as a warning. A dall-e-3 request with ``n>1`` is split into calls.
+dall-e-2 edits one square PNG of at most 4 MB, uploaded (JSON edits are for GPT image models
+only), and makes variations of one where the provider has the endpoint; dall-e-3 does
+neither.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-from imagebridge import hookimpl
-from imagebridge.adapter import Capabilities
+from imagebridge import ImageRequest, hookimpl
+from imagebridge.adapter import Capabilities, Operation, Problem
+
+from ._openai_images import input_format_problems, input_names, pixel_size
 
 
 def _dall_e_2(capabilities: Capabilities) -> Capabilities:
@@ -45,6 +51,9 @@ def _dall_e_2(capabilities: Capabilities) -> Capabilities:
         max_prompt_chars=1000,
         max_edit_images=1,
         max_input_image_bytes=4 * 1024 * 1024,
+        # JSON edits are for GPT image models only (EditImageBodyJsonParam). ``variations``
+        # stays as the provider declares it: the endpoint is the provider's.
+        edit_image_urls=False,
         known=True,
     )
 
@@ -73,6 +82,8 @@ def _dall_e_3(capabilities: Capabilities) -> Capabilities:
         edits=False,
         mask=False,
         max_edit_images=0,
+        edit_image_urls=False,
+        variations=False,
         known=True,
     )
 
@@ -89,3 +100,22 @@ RULES: Mapping[str, Callable[[Capabilities], Capabilities]] = {
 def imagebridge_model_capabilities(model: str, capabilities: Capabilities) -> Capabilities | None:
     rules = RULES.get(model)
     return None if rules is None else rules(capabilities)
+
+
+@hookimpl
+def imagebridge_validate_request(
+    model: str, operation: Operation, request: ImageRequest
+) -> Iterable[Problem] | None:
+    """dall-e-2's input image: "a square png file less than 4MB" (CreateImageEditRequest.image,
+    CreateImageVariationRequest.image); the core checks the bytes."""
+    if model != "dall-e-2" or operation == "generate":
+        return None
+    named = input_names(request, operation)
+    problems = input_format_problems(named, ("image/png",), "dall-e-2")
+    refused = {problem.field for problem in problems}
+    for name, image in named:
+        size = pixel_size(image)
+        if name not in refused and size is not None and size[0] != size[1]:
+            reason = f"is {size[0]}x{size[1]}; dall-e-2 takes a square image"
+            problems.append(Problem(name, image.describe(), reason))
+    return problems

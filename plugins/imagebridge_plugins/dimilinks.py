@@ -33,7 +33,7 @@ from imagebridge.adapter import (
     json_request,
 )
 
-from ._openai_images import OpenAIImagesAdapter, has_image
+from ._openai_images import MULTIPART_EDIT_FIELDS, OpenAIImagesAdapter, has_image
 from ._tables import GPT_IMAGE_2_TASKS
 from ._task_status import submitted_id, task_result, task_state
 
@@ -66,6 +66,8 @@ class DimilinksAdapter(OpenAIImagesAdapter):
     name = "dimilinks"
     description = "dimilinks async image tasks (gpt-image-2; APIMart-compatible mode)"
     default_base_url = "https://dimilinks.com/v1"
+    # The dimilinks backend takes moderation on its multipart edits too.
+    multipart_edit_fields = MULTIPART_EDIT_FIELDS | {"moderation"}
     default_model = "gpt-image-2"
     models = ("gpt-image-2",)
     options_model = DimilinksOptions

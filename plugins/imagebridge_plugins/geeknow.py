@@ -4,21 +4,29 @@ Differences from OpenAI's own API: ``model`` is required (always sent), ``respon
 (``url`` or ``b64_json``) works for every model, ``style`` and ``background`` are forwarded
 to whichever upstream serves the model, and ``watermark`` is a provider option where
 ``False`` (explicitly off) is sent and differs from leaving it out (the gateway's default).
-gpt-image-2 takes geeknow's own preset sizes, not OpenAI's tier table.
+gpt-image-2 takes geeknow's own preset sizes, not OpenAI's tier table. geeknow documents
+generations only: its edits are OpenAI's multipart edits, forwarded (no URL references, no
+``moderation``), and it makes no variations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from imagebridge import hookimpl
-from imagebridge.adapter import ANY, Adapter, Capabilities, Plan
+from imagebridge import ImageRequest, hookimpl
+from imagebridge.adapter import ANY, Adapter, Capabilities, Operation, Plan, Problem
 
-from ._openai_images import OpenAIImagesAdapter
-from .openai import DALL_E, GPT_IMAGE_1_FAMILY, GPT_IMAGE_2, gpt_image_capabilities
+from ._openai_images import MULTIPART_EDIT_FIELDS, OpenAIImagesAdapter, wire_problems
+from .openai import (
+    DALL_E,
+    GPT_IMAGE_1_FAMILY,
+    GPT_IMAGE_2,
+    gpt_image_capabilities,
+    gpt_image_input_problems,
+)
 
 #: geeknow's documented gpt-image-2 presets (1k only; tier tables differ between gateways).
 GEEKNOW_GPT_IMAGE_2_PRESETS = {
@@ -55,14 +63,17 @@ class GeeknowAdapter(OpenAIImagesAdapter):
         "provider_options.geeknow.watermark": "`watermark` (sent only when set; `false` is"
         " explicit off)",
     }
+    #: The gateway forwards ``style`` in edits too (docs/dialects/geeknow.md, 'Requests');
+    #: its upstream's multipart edit has no ``moderation``, and there are no JSON edits.
+    multipart_edit_fields: ClassVar[frozenset[str]] = MULTIPART_EDIT_FIELDS | {"style"}
+    json_edit_fields: ClassVar[frozenset[str]] = frozenset()
 
     def capabilities(self, model: str) -> Capabilities:
         if model in DALL_E:
             return Capabilities.unchecked(model, edits=True, mask=True, max_edit_images=1)
-        caps = gpt_image_capabilities(model)
-        if not caps.known:
-            return caps
-        caps = caps.replace(styles=(ANY,))
+        if model not in self.models:
+            return Capabilities.unchecked(model, edits=True, max_edit_images=16, mask=True)
+        caps = gpt_image_capabilities(model).replace(styles=(ANY,))
         if model != GPT_IMAGE_2:
             return caps
         return caps.replace(
@@ -84,3 +95,19 @@ class GeeknowAdapter(OpenAIImagesAdapter):
 @hookimpl
 def imagebridge_adapters() -> list[type[Adapter]]:
     return [GeeknowAdapter]
+
+
+@hookimpl
+def imagebridge_validate_request(
+    provider: str,
+    model: str,
+    operation: Operation,
+    request: ImageRequest,
+    capabilities: Capabilities,
+) -> Iterable[Problem] | None:
+    if provider != "geeknow":
+        return None
+    return [
+        *wire_problems(GeeknowAdapter, operation, request, capabilities),
+        *gpt_image_input_problems(model, operation, request),
+    ]

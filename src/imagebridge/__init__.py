@@ -10,9 +10,10 @@ Providers are plugins (see :mod:`imagebridge.hookspecs` and :mod:`imagebridge.ad
 
 from __future__ import annotations
 
+from ._async_client import AsyncImageClient
 from ._batch import BatchItem, BatchOutcome
 from ._capabilities import Capabilities
-from ._client import AsyncImageClient, ImageClient
+from ._client import ImageClient
 from ._errors import (
     APIConnectionError,
     AuthenticationError,

@@ -98,6 +98,11 @@ class Adapter:
         """Edit ``plan.request.reference_images`` (with ``plan.request.mask``)."""
         raise ConfigurationError(f"{self.name} does not support edits")
 
+    def vary(self, plan: Plan) -> Flow[ImageResult]:
+        """Variations of ``plan.request.reference_images[0]`` (the request has no prompt),
+        for models whose capabilities declare ``variations``."""
+        raise ConfigurationError(f"{self.name} makes no variations")
+
     def submit(self, plan: Plan) -> Flow[TaskHandle]:
         """Submit an asynchronous task and return its handle without waiting."""
         raise ConfigurationError(f"{self.name} has no asynchronous tasks")

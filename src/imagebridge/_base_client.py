@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -39,12 +39,36 @@ from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._tasks import TaskHandle
 from ._warnings import ImageWarning
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._request import GenerateFields
+
 #: Default overall deadline of one job (submit, polling and download), in seconds.
 DEFAULT_TIMEOUT = 600.0
 #: Default timeout of one HTTP request, in seconds.
 DEFAULT_REQUEST_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 JournalSetting = TaskJournal | str | os.PathLike[str] | bool | None
+#: A per-call ``timeout=``: seconds, None for no bound, or the client's own.
+Timeout = float | ClientDefault | None
+
+#: What both clients' docstrings end with.
+CLIENT_DOC = """
+    ``timeout`` is the overall deadline of one job in seconds, a wall-clock bound on all of
+    it (submit, polling, every byte read), and of each download of a URL result
+    (``save()``/``read()``, which take ``timeout=`` too); ``request_timeout`` bounds one
+    HTTP request; both can be overridden per call (``timeout=``). ``retry`` decides which
+    failed requests are re-sent (never a submit whose outcome is unknown). Accepted tasks
+    are written to ``journal`` (default: the user's journal, see
+    :mod:`imagebridge._journal`; ``False`` turns it off). Replies are read streamed and
+    capped at ``max_response_bytes``; each result image, downloaded or inline (base64,
+    ``data:`` URLs), at ``max_download_bytes``. Result URLs (and their redirects) to
+    link-local or cloud-metadata addresses are refused unless ``allow_link_local_urls``.
+    ``transport`` replaces the network (e.g.
+    for tests); ``clock`` replaces time (for tests of polling); ``registry`` replaces the
+    installed plugins.
+"""
 
 
 class ClientBase:
@@ -140,11 +164,15 @@ class ClientBase:
         return self._recorder.journal
 
     # -- planning (no I/O) --------------------------------------------------------------------
-    def plan(self, prompt: str, *, operation: Operation = "generate", **fields: Any) -> Plan:
+    def plan(
+        self, prompt: str, *, operation: Operation = "generate", **fields: Unpack[GenerateFields]
+    ) -> Plan:
         """Pre-flight a request without sending anything: the validated
         :class:`~imagebridge.adapter.Plan` of the call (wire size, calls, warnings), or
-        :class:`~imagebridge.InvalidRequestError` naming every problem."""
-        request = build_request(prompt, fields, self.provider)
+        :class:`~imagebridge.InvalidRequestError` naming every problem. ``operation`` is
+        ``generate``, ``edit`` (the images in ``reference_images``) or ``vary`` (the image
+        in ``reference_images``, and an empty prompt)."""
+        request = build_request(prompt, fields, self.provider, operation)
         model = request.model or self._adapter.default_model
         caps = self._registry.capabilities(self._adapter, model)
         problems = self._registry.problems(self.provider, model, operation, request, caps)
@@ -202,8 +230,11 @@ class ClientBase:
 
     # -- the flows of every operation ---------------------------------------------------------
     def _flows(self, planned: Plan) -> list[Flow[ImageResult]]:
-        """One flow per provider call of a generate or edit."""
-        method = self._adapter.edit if planned.operation == "edit" else self._adapter.generate
+        """One flow per provider call of a generate, an edit or a variation."""
+        adapter = self._adapter
+        method = {"generate": adapter.generate, "edit": adapter.edit, "vary": adapter.vary}[
+            planned.operation
+        ]
         return [_at_most(method(planned.for_batch(n)), n) for n in planned.batches]
 
     def _task_flow(self, task: TaskHandle, *, once: bool) -> Flow[ImageResult | TaskState]:

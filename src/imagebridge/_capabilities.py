@@ -71,6 +71,10 @@ class Capabilities:
     edits: bool = False
     max_edit_images: int = 0
     mask: bool = False
+    #: Whether edits take http(s) URL references (sent by reference, not uploaded).
+    edit_image_urls: bool = False
+    #: Whether ``vary()`` makes variations of one image (no prompt).
+    variations: bool = False
     #: Whether generate() takes a mask (with reference images), not only edit().
     generate_mask: bool = False
     # flow
@@ -202,6 +206,8 @@ class CapabilityChanges(TypedDict, total=False):
     edits: bool
     max_edit_images: int
     mask: bool
+    edit_image_urls: bool
+    variations: bool
     generate_mask: bool
     async_tasks: bool
     known: bool

@@ -22,7 +22,8 @@ from ._request import OPTION_FIELDS, ImageRequest, problems_from_validation
 from ._sizes import Size
 from ._warnings import ImageWarning
 
-Operation = Literal["generate", "edit"]
+#: ``vary`` makes variations of one image, with no prompt.
+Operation = Literal["generate", "edit", "vary"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,6 +259,9 @@ def _inputs(
     problems: list[Problem],
 ) -> None:
     images = request.reference_images
+    if operation == "vary":
+        _variation(request, caps, provider, model, problems)
+        return
     if operation == "edit":
         if not caps.edits:
             problems.append(Problem("images", len(images), f"{provider} cannot edit with {model}"))
@@ -269,12 +273,12 @@ def _inputs(
                 Problem("images", len(images), f"{model} edits at most {caps.max_edit_images}")
             )
         for index, item in enumerate(images):
-            if item.is_remote:
+            if item.is_remote and not caps.edit_image_urls:
                 problems.append(
                     Problem(
                         f"images[{index}]",
                         item.describe(),
-                        "edits upload files: pass a path, bytes or a data URL",
+                        f"{model} edits uploaded files only: pass a path, bytes or a data URL",
                     )
                 )
     elif images:
@@ -298,7 +302,7 @@ def _inputs(
             problems.append(
                 Problem("mask", request.mask.describe(), f"{provider} takes no mask here")
             )
-        elif request.mask.is_remote and operation == "edit":
+        elif request.mask.is_remote and operation == "edit" and not caps.edit_image_urls:
             problems.append(Problem("mask", request.mask.describe(), "masks are uploaded as files"))
     limit = caps.max_input_image_bytes
     field_name = "images" if operation == "edit" else "reference_images"
@@ -311,6 +315,40 @@ def _inputs(
             problems.append(
                 Problem(name, item.describe(), f"is {size} bytes, over the {limit}-byte limit")
             )
+
+
+#: The option fields a variation may carry (OpenAI's CreateImageVariationRequest).
+_VARIATION_OPTIONS = frozenset({"user"})
+
+
+def _variation(
+    request: ImageRequest, caps: Capabilities, provider: str, model: str, problems: list[Problem]
+) -> None:
+    """A variation is of one uploaded image, with nothing else to go on."""
+    images = request.reference_images
+    if not caps.variations:
+        problems.append(
+            Problem("image", len(images), f"{provider} makes no variations with {model}")
+        )
+        return
+    if len(images) != 1:
+        problems.append(Problem("image", len(images), "vary() takes exactly one image"))
+    elif images[0].is_remote:
+        problems.append(
+            Problem("image", images[0].describe(), "variations upload a file: pass a path or bytes")
+        )
+    if request.mask is not None:
+        problems.append(Problem("mask", request.mask.describe(), "variations take no mask"))
+    for spec in OPTION_FIELDS:
+        value = getattr(request, spec.name)
+        if value is not None and spec.name not in _VARIATION_OPTIONS:
+            problems.append(Problem(spec.name, value, f"variations take no {spec.name}"))
+    limit = caps.max_input_image_bytes
+    size = images[0].size_bytes() if images else None
+    if limit is not None and size is not None and size > limit:
+        problems.append(
+            Problem("image", images[0].describe(), f"is {size} bytes, over the {limit}-byte limit")
+        )
 
 
 @functools.cache

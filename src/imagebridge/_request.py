@@ -97,7 +97,7 @@ class ImageRequest(BaseModel):
         frozen=True, extra="forbid", arbitrary_types_allowed=True, validate_default=False
     )
 
-    prompt: Annotated[str, Canonical("core", "What to draw (or how to edit)."), Field(min_length=1)]
+    prompt: Annotated[str, Canonical("core", "What to draw (or how to edit); none for variations.")]
     model: Annotated[
         str | None,
         Canonical("core", "Model (default: the provider's).", flags=("--model", "-m")),
@@ -236,7 +236,14 @@ class ImageRequest(BaseModel):
 
     @field_validator("prompt")
     @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
+    def _prompt_not_blank(cls, value: str, info: ValidationInfo) -> str:
+        # A variation is of an image alone: its request has no prompt (build_request).
+        if isinstance(info.context, Mapping) and info.context.get("operation") == "vary":
+            if value:
+                raise ValueError("variations take no prompt: leave it out")
+            return value
+        if not value:
+            raise ValueError("String should have at least 1 character")
         if not value.strip():
             raise ValueError("the prompt is blank")
         return value
@@ -291,6 +298,17 @@ class ImageOptions(TypedDict, total=False):
     provider_options: Mapping[str, Mapping[str, Any]]
 
 
+class VaryFields(TypedDict, total=False):
+    """The canonical fields a variation takes (``vary``): no prompt, no options of the
+    image itself."""
+
+    model: str | None
+    n: int
+    size: str | Size | None
+    user: str | None
+    provider_options: Mapping[str, Mapping[str, Any]]
+
+
 class GenerateFields(ImageOptions, total=False):
     """:class:`ImageOptions` plus the input images ``generate`` and ``submit`` take."""
 
@@ -336,9 +354,13 @@ def problems_from_validation(
     return problems
 
 
-def build_request(prompt: str, fields: dict[str, Any], provider: str | None = None) -> ImageRequest:
+def build_request(
+    prompt: str, fields: Mapping[str, Any], provider: str | None = None, operation: str = "generate"
+) -> ImageRequest:
     """An :class:`ImageRequest` from keyword fields, or :class:`InvalidRequestError`."""
     try:
-        return ImageRequest(prompt=prompt, **fields)
+        return ImageRequest.model_validate(
+            {**fields, "prompt": prompt}, context={"operation": operation}
+        )
     except ValidationError as exc:
         raise InvalidRequestError(problems_from_validation(exc), provider=provider) from None

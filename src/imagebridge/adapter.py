@@ -28,6 +28,7 @@ from ._capabilities import ANY, Capabilities, CapabilityChanges
 from ._errors import (
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     ContentPolicyError,
     InsufficientBalanceError,
     InvalidRequestError,
@@ -76,6 +77,7 @@ __all__ = [
     "BadRequestError",
     "Capabilities",
     "CapabilityChanges",
+    "ConfigurationError",
     "ContentPolicyError",
     "Effect",
     "ErrorCodes",

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from imagebridge import Capabilities, ImageRequest
 from imagebridge._cli._app import cli
 from imagebridge._fields import FieldSpec
-from imagebridge._request import FIELDS, OPTION_FIELDS, GenerateFields, ImageOptions
+from imagebridge._request import FIELDS, OPTION_FIELDS, GenerateFields, ImageOptions, VaryFields
 
 IMAGES = {"reference_images", "mask"}
 
@@ -30,6 +30,9 @@ def test_the_typed_keyword_arguments_match_the_model() -> None:
     options = typing.get_type_hints(ImageOptions)
     assert set(generate) == set(ImageRequest.model_fields) - {"prompt"}
     assert set(options) == set(generate) - IMAGES
+    vary = typing.get_type_hints(VaryFields)
+    assert set(vary) < set(options)
+    assert all(vary[name] == options[name] for name in vary)
     for spec in FIELDS:
         if spec.name in generate and spec.values():
             # The same literal values: a typo'd or missing one would pass mypy and fail here.

@@ -136,13 +136,23 @@ def test_error_marker_and_auth(
 def test_edits_without_model_use_the_default(
     anon: httpx.Client, client: httpx.Client, server: EmulatorServer
 ) -> None:
+    # new-api does not require a model on multipart edits: the upstream's default applies,
+    # gpt-image-1.5 (CreateImageEditRequest.model); the gateway answers a url for every model.
     response = client.post(
+        server.url("geeknow") + "/images/edits",
+        data={"prompt": "x"},
+        files={"image": ("a.png", png_bytes(), "image/png")},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["quality"], body["background"], body["size"]) == ("high", "opaque", "1024x1024")
+    assert image_size(anon.get(body["data"][0]["url"]).content) == (1024, 1024)
+    unsized = client.post(
         server.url("geeknow") + "/images/edits",
         data={"prompt": "x", "size": "256x256"},
         files={"image": ("a.png", png_bytes(), "image/png")},
     )
-    assert response.status_code == 200, response.text
-    assert image_size(anon.get(response.json()["data"][0]["url"]).content) == (256, 256)
+    assert_new_api_error(unsized, 400, "invalid_size", "invalid_request_error")
 
 
 def test_edits_with_several_images(client: httpx.Client, server: EmulatorServer) -> None:
@@ -157,3 +167,17 @@ def test_edits_with_several_images(client: httpx.Client, server: EmulatorServer)
     )
     assert response.status_code == 200, response.text
     assert "b64_json" in response.json()["data"][0]
+
+
+def test_json_edits_need_a_model_and_answer_a_url(
+    anon: httpx.Client, client: httpx.Client, server: EmulatorServer
+) -> None:
+    target = server.url("geeknow") + "/images/edits"
+    body: dict[str, Any] = {"prompt": "x", "images": [{"image_url": "https://example.com/a.png"}]}
+    message = assert_new_api_error(
+        client.post(target, json=body), 400, "invalid_request", "new_api_error"
+    )
+    assert message.startswith("model is required")
+    response = client.post(target, json={**body, "model": "gpt-image-2", "watermark": False})
+    assert response.status_code == 200, response.text
+    assert image_size(anon.get(response.json()["data"][0]["url"]).content) == (1024, 1024)

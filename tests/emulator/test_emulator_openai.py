@@ -214,9 +214,15 @@ def test_fail_marker_in_a_sync_call(
 
 
 def test_edit_with_one_image(client: httpx.Client, server: EmulatorServer) -> None:
+    # dall-e-2 named: an edit without a model is gpt-image-1.5 (CreateImageEditRequest.model).
     response = client.post(
         server.url("openai") + "/images/edits",
-        data={"prompt": "add a hat", "size": "512x512", "response_format": "b64_json"},
+        data={
+            "prompt": "add a hat",
+            "model": "dall-e-2",
+            "size": "512x512",
+            "response_format": "b64_json",
+        },
         files={"image": ("in.png", png_bytes(), "image/png")},
     )
     assert response.status_code == 200, response.text
@@ -276,7 +282,9 @@ def test_edit_errors(
     response = client.post(
         server.url("openai") + "/images/edits",
         data=data,
-        files=files or {"unrelated": ("x.txt", b"x", "text/plain")},
+        # Without files httpx would not send multipart: a lone mask stands in (an unrelated
+        # file field would be refused: CreateImageEditRequest has no such field).
+        files=files or {"mask": ("m.png", png_bytes(), "image/png")},
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == code

@@ -183,7 +183,8 @@ async def test_an_edit_with_several_images_and_a_mask(mode: str, tmp_path: Path)
     path.write_bytes(png(1, 1))
     data_url = "data:image/png;base64," + b64png(2, 2)
     bare = b64png(3, 3)
-    mask = png(5, 5)
+    # CreateImageEditRequest.mask: the size of the first image (1x1 here).
+    mask = png(1, 1)
     request = await edit_request(mode, "openai", [path, png(4, 4), data_url, bare], mask=mask)
     files = [p for p in form_parts(request) if p.filename is not None]
     assert [p.name for p in files] == ["image[]"] * 4 + ["mask"]

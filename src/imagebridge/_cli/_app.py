@@ -15,7 +15,7 @@ from imagebridge import __version__
 from ._batch import batch
 from ._conformance import conformance
 from ._errors import PREFIX, CliError, ExitCode, exit_codes_epilog, json_requested, usage_payload
-from ._generate import edit, generate
+from ._generate import edit, generate, vary
 from ._providers import providers
 from ._serve import serve
 from ._tasks import task, tasks
@@ -99,6 +99,7 @@ def cli() -> None:
 
 cli.add_command(generate)
 cli.add_command(edit)
+cli.add_command(vary)
 cli.add_command(providers)
 cli.add_command(serve)
 cli.add_command(task)

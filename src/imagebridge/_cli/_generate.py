@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from imagebridge import (
     ImageBridgeError,
     ImageClient,
     ImageResult,
+    Progress,
     default_registry,
 )
 from imagebridge._files import usable_folder
@@ -27,6 +30,7 @@ from ._options import (
     request_options,
     run_options,
     split_params,
+    variation_options,
 )
 from ._output import ProgressReporter, emit_result, emit_task, save_images, verbose_logging
 from ._terminal import echo
@@ -106,6 +110,27 @@ def edit(prompt: str, images: tuple[str, ...], mask: str | None, **params: Any) 
     )
 
 
+@click.command()
+@click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
+@connection_options
+@variation_options
+@run_options
+def vary(image: Path, **params: Any) -> None:
+    """Make variations of IMAGE (a local file; no prompt) and save them.
+
+    Output is the same as for 'generate'. Only models that declare variations make them
+    (on openai: dall-e-2); any other is refused before anything is sent.
+
+    \b
+    Examples:
+      imagebridge vary cat.png --provider openai --model dall-e-2 -n 3 --size 512x512
+    """
+    connection, fields, settings = split_params(params)
+    if settings.no_wait:
+        raise click.UsageError("--no-wait is only for 'generate': a variation is always waited for")
+    execute(connection, settings, "", fields, images=[image], operation="vary")
+
+
 def execute(
     connection: Connection,
     settings: RunSettings,
@@ -114,6 +139,7 @@ def execute(
     *,
     images: list[str | Path] | None = None,
     mask: str | Path | None = None,
+    operation: str | None = None,
 ) -> None:
     """Run one job, save its images and print them; failures become one-line errors."""
     context = ErrorContext(
@@ -128,27 +154,42 @@ def execute(
                 emit_task(client.submit(prompt, **fields), settings.json_mode)
                 return
             usable_folder(settings.output)  # before paying for an image it could not save
-            result, entries = _run(client, settings, context, prompt, fields, images, mask)
+            operation = operation or ("generate" if images is None else "edit")
+            job = _Job(prompt, fields, images, mask, operation)
+            result, entries = _run(client, settings, context, job)
         emit_result(result, entries, settings.json_mode)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What one command asks for."""
+
+    prompt: str
+    fields: dict[str, Any]
+    images: list[str | Path] | None
+    mask: str | Path | None
+    operation: str
+
+    def run(self, client: ImageClient, on_progress: Callable[[Progress], None]) -> ImageResult:
+        if self.operation == "vary":
+            assert self.images
+            return client.vary(self.images[0], on_progress=on_progress, **self.fields)
+        if self.operation == "edit":
+            assert self.images is not None
+            return client.edit(
+                self.prompt, self.images, mask=self.mask, on_progress=on_progress, **self.fields
+            )
+        return client.generate(self.prompt, on_progress=on_progress, **self.fields)
+
+
 def _run(
-    client: ImageClient,
-    settings: RunSettings,
-    context: ErrorContext,
-    prompt: str,
-    fields: dict[str, Any],
-    images: list[str | Path] | None,
-    mask: str | Path | None,
+    client: ImageClient, settings: RunSettings, context: ErrorContext, job: _Job
 ) -> tuple[ImageResult, list[dict[str, Any]]]:
-    """Generate or edit with progress shown, and save the images."""
+    """Generate, edit or vary with progress shown, and save the images."""
     began = time.monotonic()
     with ProgressReporter(settings.verbose) as reporter:
         try:
-            if images is None:
-                result = client.generate(prompt, on_progress=reporter, **fields)
-            else:
-                result = client.edit(prompt, images, mask=mask, on_progress=reporter, **fields)
+            result = job.run(client, reporter)
         except ImageBridgeError as error:
             _save_partial(error, settings, context)
             raise

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from imagebridge._fields import FieldSpec
-from imagebridge._request import FIELDS
+from imagebridge._request import FIELDS, VaryFields
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,20 +106,27 @@ _FLAG_FIELDS = tuple(spec for spec in FIELDS if spec.canonical.flags)
 def request_options(function: F) -> F:
     """The canonical request fields (each field's flag is declared beside
     :class:`~imagebridge.ImageRequest`), and --option for provider-only options."""
-    return _apply(
-        function,
-        [
-            *(_field_option(spec) for spec in _FLAG_FIELDS),
-            click.option(
-                "--option",
-                "provider_options",
-                multiple=True,
-                metavar="KEY=VALUE",
-                callback=_options_callback,
-                help="Provider-only option (repeatable); VALUE is JSON if it parses, else text.",
-            ),
-        ],
-    )
+    return _apply(function, _options_of(_FLAG_FIELDS))
+
+
+def variation_options(function: F) -> F:
+    """The canonical fields a variation takes (those of :class:`VaryFields`), and --option."""
+    names = set(typing.get_type_hints(VaryFields))
+    return _apply(function, _options_of([spec for spec in _FLAG_FIELDS if spec.name in names]))
+
+
+def _options_of(specs: Sequence[FieldSpec]) -> list[Callable[[F], F]]:
+    return [
+        *(_field_option(spec) for spec in specs),
+        click.option(
+            "--option",
+            "provider_options",
+            multiple=True,
+            metavar="KEY=VALUE",
+            callback=_options_callback,
+            help="Provider-only option (repeatable); VALUE is JSON if it parses, else text.",
+        ),
+    ]
 
 
 def run_options(function: F) -> F:

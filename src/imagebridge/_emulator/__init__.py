@@ -4,15 +4,21 @@ It is a second, independent implementation of the wire protocols described in do
 (one page per provider): an ASGI (Starlette) app that speaks four dialects, each under
 ``/{dialect}/v1`` (the ``default_dialect`` also under ``/v1``):
 
-- ``openai``: ``POST /images/generations`` (JSON), ``POST /images/edits`` (multipart), with the
-  real API's validation per model (sizes, n, quality, style, prompt length, gpt-image-only
-  fields) and error codes.
-- ``geeknow``: the same through a new-api gateway (``model`` required, ``n`` 0 -> 1,
-  ``response_format`` ``url|b64_json|base64`` for every model, errors ending in
-  ``(request id: X)``).
+- ``openai``: ``POST /images/generations`` (JSON), ``POST /images/edits`` (multipart, or JSON
+  with image references), ``POST /images/variations`` (multipart, dall-e-2), with the spec's
+  model table and validation per model (sizes, n, quality, style, prompt length, input images,
+  gpt-image-only fields, ``input_fidelity``, ``partial_images``, unknown fields), its defaults,
+  answers the official SDK parses with strict validation (no ``auto`` echoed) and
+  OpenAI-shaped errors.
+- ``geeknow``: the same through a new-api gateway (``model`` required on JSON requests, ``n``
+  0 -> 1, ``response_format`` ``url|b64_json|base64`` for every model, unknown fields passed
+  through, no variations, errors ending in ``(request id: X)``).
 - ``dimilinks``: sync or async generations, task polling at ``/tasks/{id}``, multipart edits,
   APIMart compat mode, signed result URLs at the origin's ``/p/img/...``.
 - ``apimart``: always-async generations and ``/tasks/{id}`` in the APIMart envelope.
+
+Unknown routes answer 404 and wrong methods 405 (with ``Allow``), as JSON errors in the
+dialect's shape (the OpenAI one outside the dialect prefixes).
 
 Images are real PNG/JPEG/WebP files of exactly the requested size. Every request except
 ``/_emulator/*`` is logged, image downloads included (``GET /_emulator/requests``,
@@ -36,7 +42,8 @@ do. A fault spec is ``[DIALECT/]PHASE:KIND[:COUNT][:ARG]``:
 
 - ``DIALECT`` (optional): only requests of that dialect (``openai``, ``geeknow``,
   ``dimilinks``, ``apimart``; a download belongs to the dialect that made the image).
-- ``PHASE``: ``submit`` (``POST .../images/generations`` and ``.../images/edits``), ``poll``
+- ``PHASE``: ``submit`` (``POST .../images/generations``, ``.../images/edits`` and openai's
+  ``.../images/variations``), ``poll``
   (``GET .../tasks/{id}``) or ``download`` (``GET /p/img/...`` and ``/files/...``).
 - ``KIND`` (and what its optional ``ARG`` means):
 

@@ -14,8 +14,11 @@ Key-free routes at the origin root:
 - ``GET /_emulator/faults``: the active faults; ``POST`` a JSON list of specs replaces them
   (``[]`` clears them).
 
-Unknown paths under a dialect prefix answer 404 in that dialect's error shape. Every request
-first passes the :class:`~._inject.FaultInjector`.
+Unknown paths under a dialect prefix answer 404, and a known path asked with another method
+405 (with ``Allow``), in that dialect's error shape (logged like any API request). Outside the
+dialect prefixes the same answers come in the OpenAI shape (the dimilinks one under
+``/p/img``), never as Starlette's plain text. Every request first passes the
+:class:`~._inject.FaultInjector`.
 """
 
 from __future__ import annotations
@@ -25,15 +28,16 @@ import time
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route
 
 from ._apimart import ApimartDialect
 from ._config import DIALECTS, EmulatorConfig
 from ._dimilinks import DimilinksDialect
-from ._errors import ApiError
+from ._errors import ApiError, render_error
 from ._http import Handler, endpoint
 from ._inject import FaultInjector
 from ._openai import OpenAIDialect
@@ -58,7 +62,11 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     for dialect in DIALECTS:
         routes.append(Mount(f"/{dialect}/v1", routes=dialect_routes(state, dialect)))
     routes.append(Mount("/v1", routes=dialect_routes(state, state.config.default_dialect)))
-    app = Starlette(routes=routes, middleware=[Middleware(FaultInjector, state=state)])
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(FaultInjector, state=state)],
+        exception_handlers={HTTPException: _http_error},
+    )
     app.state.emulator = state
     return app
 
@@ -79,13 +87,46 @@ def dialect_routes(state: EmulatorState, dialect: str) -> list[BaseRoute]:
         handlers = ApimartDialect(state)
     else:
         handlers = OpenAIDialect(state, gateway=dialect == "geeknow")
-    routes: list[BaseRoute] = list(handlers.routes())
+    known: list[BaseRoute] = list(handlers.routes())
 
     async def not_found(request: Request) -> Response:
+        allowed = sorted(
+            method
+            for route in known
+            if isinstance(route, Route) and route.matches(request.scope)[0] is Match.PARTIAL
+            for method in route.methods or ()
+        )
+        if allowed:
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                f"Method not allowed: {request.method} {request.url.path}; this route takes "
+                f"{', '.join(allowed)}.",
+                headers={"Allow": ", ".join(allowed)},
+            )
         raise ApiError(404, "not_found", f"Unknown route: {request.method} {request.url.path}")
 
-    routes.append(Route("/{path:path}", endpoint(state, handlers.style, not_found)))
-    return routes
+    catch_all = Route("/{path:path}", endpoint(state, handlers.style, not_found), methods=METHODS)
+    return [*known, catch_all]
+
+
+#: Every method the catch-all answers (so none gets Starlette's plain-text 405).
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (outside the dialect prefixes) as a JSON error."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    code = {404: "not_found", 405: "method_not_allowed"}.get(status, "invalid_request_error")
+    path = request.url.path
+    message = f"Unknown route: {request.method} {path}"
+    if status == 405:
+        message = f"Method not allowed: {request.method} {path}"
+    elif status != 404:
+        message = str(exc.detail)
+    error = ApiError(status, code, message, headers=exc.headers)
+    return render_error("dimilinks" if path.startswith("/p/img/") else "openai", error)
 
 
 def _signed_image(state: EmulatorState) -> Handler:

@@ -96,6 +96,8 @@ def locate(scope: Scope, state: EmulatorState) -> Target | None:
     rest = match["rest"].rstrip("/")
     if method == "POST" and rest in ("images/generations", "images/edits"):
         return Target("submit", dialect, style)
+    if method == "POST" and rest == "images/variations" and dialect == "openai":
+        return Target("submit", dialect, style)
     tasks = dialect in ("dimilinks", "apimart")
     if method == "GET" and tasks and rest.startswith("tasks/") and rest.count("/") == 1:
         return Target("poll", dialect, style, unquote(rest[len("tasks/") :]))

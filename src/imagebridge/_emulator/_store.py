@@ -22,9 +22,10 @@ from ._images import ImageSpec
 
 SIGNED_URL_TTL_MS = 24 * 60 * 60 * 1000
 
-#: The request counters, per dialect: ``submits`` (POSTs to generations/edits received),
-#: ``accepted`` (submits the dialect answered with a 2xx, whether or not the client got the
-#: answer: each is a paid job), ``polls`` (task GETs) and ``downloads`` (image GETs).
+#: The request counters, per dialect: ``submits`` (POSTs to generations/edits, and openai's
+#: variations, received), ``accepted`` (submits the dialect answered with a 2xx, whether or
+#: not the client got the answer: each is a paid job), ``polls`` (task GETs) and
+#: ``downloads`` (image GETs).
 COUNTERS: tuple[str, ...] = ("submits", "accepted", "polls", "downloads")
 
 

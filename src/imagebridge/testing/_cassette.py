@@ -10,7 +10,7 @@ Layout of a cassette::
     {"format": "imagebridge-cassette", "version": 1,
      "name": "text_to_image", "provider": "openai", "description": "...",
      "scenario": {"name", "requires": [capability names], "expect": "success" | error class},
-     "call": {"method": "generate|edit|submit|wait", "prompt", "fields", "images",
+     "call": {"method": "generate|edit|vary|submit|wait", "prompt", "fields", "images",
               "reference_images", "mask", "task_id", "client": {"base_url", "invalid_key"}},
      "match": {"ignore_json_paths": [...], "headers": [...]},
      "interactions": [{"request": {...}, "response": {...}}, ...],
@@ -214,7 +214,7 @@ class ClientOptions(_Model):
 class Call(_Model):
     """The canonical call that produced the exchanges: a client method and its arguments."""
 
-    method: Literal["generate", "edit", "submit", "wait"] = "generate"
+    method: Literal["generate", "edit", "vary", "submit", "wait"] = "generate"
     prompt: str | None = None
     #: Other :class:`imagebridge.ImageRequest` fields (``size``, ``n``, ``provider_options``...).
     fields: dict[str, JsonValue] = Field(default_factory=dict)

@@ -107,7 +107,7 @@ def build_call(
     return Call.model_validate(
         {
             "method": scenario.method,
-            "prompt": None if scenario.method == "wait" else prompt,
+            "prompt": None if scenario.method in ("wait", "vary") else prompt,
             "fields": fields,
             "images": [_image(40 * i) for i in range(scenario.images)],
             "reference_images": [_image(100 + 40 * i) for i in range(scenario.reference_images)],

@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from .._client import AsyncImageClient, ImageClient
+from .._async_client import AsyncImageClient
+from .._client import ImageClient
 from .._clock import Clock
 from .._errors import ImageBridgeError, InvalidRequestError, ProviderError
 from .._flow import Progress
@@ -152,6 +153,10 @@ class Runner:
                         on_progress=observation.progress,
                         **self._fields(),
                     )
+                elif call.method == "vary":
+                    result = client.vary(
+                        self._images()[0], on_progress=observation.progress, **self._fields()
+                    )
                 elif call.method == "submit":
                     handle = client.submit(prompt, **self._fields())
                     result = client.wait(handle, on_progress=observation.progress)
@@ -183,6 +188,10 @@ class Runner:
                         mask=self._mask(),
                         on_progress=observation.progress,
                         **self._fields(),
+                    )
+                elif call.method == "vary":
+                    result = await client.vary(
+                        self._images()[0], on_progress=observation.progress, **self._fields()
                     )
                 elif call.method == "submit":
                     handle = await client.submit(prompt, **self._fields())

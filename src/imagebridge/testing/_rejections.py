@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .._async_client import AsyncImageClient
 from .._capabilities import ANY, Capabilities
-from .._client import AsyncImageClient, ImageClient
+from .._client import ImageClient
 from .._errors import InvalidRequestError
 from .._request import OPTION_FIELDS
 from .._sizes import RESOLUTIONS
@@ -28,7 +29,7 @@ from ._support import FakeClock, sample_png
 
 __all__ = ["Rejection", "RejectionFailedError", "rejections", "run_rejection"]
 
-Method = Literal["generate", "edit", "submit"]
+Method = Literal["generate", "edit", "vary", "submit"]
 
 
 class RejectionFailedError(AssertionError):
@@ -218,6 +219,16 @@ def rejections(context: ProviderContext) -> list[Rejection]:
     out = [*_edits(caps, provider), *_references(caps), *_options(caps), *_sizes(caps)]
     if not caps.async_tasks:
         out.append(Rejection("reject_submit", "no asynchronous tasks", "submit", "submit"))
+    if not caps.variations:
+        out.append(
+            Rejection(
+                "reject_variations",
+                f"{provider} makes no variations with {caps.model}",
+                "image",
+                "vary",
+                lambda: {"images": _png(1)},
+            )
+        )
     out.append(
         Rejection("reject_n", f"n is at most {caps.max_n}", "n", make=lambda: {"n": caps.max_n + 1})
     )
@@ -245,6 +256,8 @@ def rejections(context: ProviderContext) -> list[Rejection]:
 
 def _client_call(client: ImageClient, method: Method, args: dict[str, Any]) -> Any:
     prompt = args.pop("prompt", DEFAULT_PROMPT)
+    if method == "vary":
+        return client.vary(args.pop("images")[0], **args)
     if method == "edit":
         return client.edit(prompt, args.pop("images"), **args)
     if method == "submit":
@@ -254,6 +267,8 @@ def _client_call(client: ImageClient, method: Method, args: dict[str, Any]) -> A
 
 async def _aclient_call(client: AsyncImageClient, method: Method, args: dict[str, Any]) -> Any:
     prompt = args.pop("prompt", DEFAULT_PROMPT)
+    if method == "vary":
+        return await client.vary(args.pop("images")[0], **args)
     if method == "edit":
         return await client.edit(prompt, args.pop("images"), **args)
     if method == "submit":

@@ -99,6 +99,7 @@ REQUIREMENTS: dict[str, Requirement] = {
             "reference_images", lambda c: c.max_reference_images >= 1, "takes no reference images"
         ),
         Requirement("async_tasks", lambda c: c.async_tasks, "declares no asynchronous tasks"),
+        Requirement("variations", lambda c: c.variations, "makes no variations"),
         Requirement("multiple_images", lambda c: c.max_n >= 2, "returns one image per request"),
         Requirement(
             "ratio_sizes",
@@ -159,7 +160,7 @@ class Scenario:
     requires: tuple[str, ...] = ()
     #: ``success`` or the error class name the call must raise.
     expect: str = "success"
-    method: Literal["generate", "edit", "submit", "wait"] = "generate"
+    method: Literal["generate", "edit", "vary", "submit", "wait"] = "generate"
     marker: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)
     #: Fields computed from the model's capabilities (sizes the model accepts).
@@ -282,6 +283,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "edit_one_image", "edit() with one image.", requires=("edits",), method="edit", images=1
+    ),
+    Scenario(
+        "variation",
+        "vary() of one image (no prompt).",
+        requires=("variations",),
+        method="vary",
+        images=1,
     ),
     Scenario(
         "edit_several_images",

@@ -1,0 +1,286 @@
+"""The asynchronous client, :class:`AsyncImageClient` (its twin is :mod:`imagebridge._client`).
+
+:class:`~imagebridge._base_client.ClientBase` holds everything that is not I/O; the two
+clients add only an HTTP client and a driver, so they offer the same methods with the same
+behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ._base_client import (
+    CLIENT_DOC,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    ClientBase,
+    JournalSetting,
+    Timeout,
+)
+from ._batch import BatchItem, BatchOutcome, run_batch
+from ._clock import Clock
+from ._deadline import CLIENT_DEFAULT
+from ._driver import AsyncDriver
+from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
+from ._errors import ImageBridgeError
+from ._flow import ProgressCallback
+from ._journal import JournalEntry
+from ._plugins import Registry
+from ._polling import PollPolicy, TaskState
+from ._preflight import Plan
+from ._request import ImageSource
+from ._result import ImageResult
+from ._retry import RetryPolicy
+from ._tasks import TaskHandle
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._request import GenerateFields, ImageOptions, VaryFields
+
+__all__ = ["AsyncImageClient"]
+
+
+class AsyncImageClient(ClientBase):
+    """The asynchronous twin of :class:`ImageClient`: the same methods, awaited.
+
+    Calls that ``n`` splits into several provider calls run concurrently; cancelling an
+    awaited call cancels all of them and leaves no connection open. At most
+    ``max_in_flight`` requests are in flight at once (the others wait their turn), so a
+    thousand concurrent jobs stay cheap.
+    """
+
+    _driver: AsyncDriver
+
+    def __init__(
+        self,
+        provider: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        request_timeout: float | httpx.Timeout = DEFAULT_REQUEST_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+        journal: JournalSetting = True,
+        max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
+        max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
+        allow_link_local_urls: bool = False,
+        on_progress: ProgressCallback | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        max_in_flight: int | None = 100,
+        registry: Registry | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(
+            provider,
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout,
+            request_timeout=request_timeout,
+            on_progress=on_progress,
+            registry=registry,
+            clock=clock,
+            poll_policy=poll_policy,
+            retry=retry,
+            journal=journal,
+            max_download_bytes=max_download_bytes,
+            max_response_bytes=max_response_bytes,
+            allow_link_local_urls=allow_link_local_urls,
+        )
+        self._owns_http = http_client is None
+        # httpx's default limits on purpose: keeping more connections alive made its pool's
+        # per-request bookkeeping 4x slower at 64 in flight (bench/, section 3).
+        self._http = http_client or httpx.AsyncClient(transport=transport)
+        self._driver = AsyncDriver(self._http, max_in_flight=max_in_flight, **self._driver_options)
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        timeout: Timeout = CLIENT_DEFAULT,
+        on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
+        **fields: Unpack[GenerateFields],
+    ) -> ImageResult:
+        """Generate images from a prompt. ``fields`` are :class:`ImageRequest` fields."""
+        return await self._run(self.plan(prompt, **fields), timeout, on_progress, retry)
+
+    async def edit(
+        self,
+        prompt: str,
+        images: Sequence[ImageSource],
+        *,
+        mask: ImageSource | None = None,
+        timeout: Timeout = CLIENT_DEFAULT,
+        on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
+        **fields: Unpack[ImageOptions],
+    ) -> ImageResult:
+        """Edit ``images`` (paths as :class:`pathlib.Path`, bytes or data URLs) by a prompt."""
+        planned = self.plan(prompt, operation="edit", reference_images=images, mask=mask, **fields)
+        return await self._run(planned, timeout, on_progress, retry)
+
+    async def vary(
+        self,
+        image: ImageSource,
+        *,
+        timeout: Timeout = CLIENT_DEFAULT,
+        on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
+        **fields: Unpack[VaryFields],
+    ) -> ImageResult:
+        """Variations of ``image`` (a path as :class:`pathlib.Path`, or bytes), with no
+        prompt, where the model makes them (``Capabilities.variations``)."""
+        planned = self.plan("", operation="vary", reference_images=[image], **fields)
+        return await self._run(planned, timeout, on_progress, retry)
+
+    async def submit(
+        self,
+        prompt: str,
+        *,
+        timeout: Timeout = CLIENT_DEFAULT,
+        retry: RetryPolicy | None = None,
+        **fields: Unpack[GenerateFields],
+    ) -> TaskHandle:
+        """Submit an asynchronous task and return its handle at once (see :meth:`wait`)."""
+        planned = self._submit_plan(prompt, fields)
+        job = self._job(timeout, retry=retry)
+        return await self._driver.run(self._adapter.submit(planned), job)
+
+    async def wait(
+        self,
+        task: TaskHandle | str,
+        *,
+        timeout: Timeout = CLIENT_DEFAULT,
+        on_progress: ProgressCallback | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> ImageResult:
+        """Wait for an accepted task (a handle, or a task id of this provider)."""
+        handle = self._task(task)
+        job = self._job(timeout, on_progress=on_progress, retry=retry, task=handle)
+        result = await self._driver.run(self._task_flow(handle, once=False), job)
+        assert isinstance(result, ImageResult)
+        return self._finish([result], handle)
+
+    async def check(
+        self,
+        task: TaskHandle | str,
+        *,
+        timeout: Timeout = CLIENT_DEFAULT,
+        retry: RetryPolicy | None = None,
+    ) -> ImageResult | TaskState:
+        """Ask once, now, how a task is doing: its result if it succeeded, else its state
+        (a failed task raises its error)."""
+        handle = self._task(task)
+        job = self._job(timeout, retry=retry, task=handle)
+        outcome = await self._driver.run(self._task_flow(handle, once=True), job)
+        return outcome if isinstance(outcome, TaskState) else self._finish([outcome], handle)
+
+    async def _run(
+        self,
+        planned: Plan,
+        timeout: Timeout,
+        on_progress: ProgressCallback | None,
+        retry: RetryPolicy | None,
+        label: str | None = None,
+    ) -> ImageResult:
+        runs = [
+            self._driver.run(
+                flow, self._job(timeout, on_progress=on_progress, retry=retry, label=label)
+            )
+            for flow in self._flows(planned)
+        ]
+        if len(runs) == 1:
+            return self._finish([await runs[0]], planned)
+        import asyncio  # only split requests need it; keeps `import imagebridge` light
+
+        tasks = [asyncio.ensure_future(run) for run in runs]
+        try:
+            results = list(await asyncio.gather(*tasks))
+        except BaseException as error:
+            # Never leave sibling calls running; keep what finished (it is paid for).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if isinstance(error, ImageBridgeError):
+                done = [
+                    t.result()
+                    for t in tasks
+                    if t.done() and not t.cancelled() and t.exception() is None
+                ]
+                self._keep_partial(error, planned, done)
+            raise
+        return self._finish(results, planned)
+
+    async def batch(
+        self,
+        items: Sequence[BatchItem],
+        output: str | os.PathLike[str],
+        *,
+        concurrency: int = 4,
+        report: str | os.PathLike[str] | None = None,
+        on_outcome: Callable[[BatchOutcome], None] | None = None,
+    ) -> list[BatchOutcome]:
+        """Run many requests, at most ``concurrency`` at a time, saving images to ``output``.
+
+        Re-running the same batch resumes it: saved items are skipped and accepted tasks are
+        waited for, never submitted again (see :mod:`imagebridge._batch`). Async only:
+        bounded concurrency is what the async client is for.
+        """
+        return await run_batch(
+            _BatchPort(self),
+            list(items),
+            Path(output),
+            concurrency=concurrency,
+            report=Path(report) if report is not None else None,
+            on_outcome=on_outcome,
+        )
+
+    def _entries(self, label: str) -> list[JournalEntry]:
+        return self._recorder.entries(label)
+
+    async def aclose(self) -> None:
+        """Close the connections (if the client created its own HTTP client)."""
+        if self._owns_http:
+            await self._http.aclose()
+        self._close_journal()
+
+    async def __aenter__(self) -> AsyncImageClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _BatchPort:
+    """What a batch needs of its client (:class:`imagebridge._batch.BatchTarget`)."""
+
+    def __init__(self, client: AsyncImageClient) -> None:
+        self._client = client
+
+    def plan(self, prompt: str, fields: Mapping[str, Any]) -> Plan:
+        return self._client.plan(prompt, **fields)
+
+    def entries(self, label: str) -> list[JournalEntry]:
+        return self._client._entries(label)
+
+    async def run(self, planned: Plan, label: str) -> ImageResult:
+        # A request of one call is journaled under the item's label the moment its task is
+        # accepted, so that a re-run resumes it instead of paying again.
+        one_call = len(planned.batches) == 1
+        return await self._client._run(
+            planned, CLIENT_DEFAULT, None, None, label if one_call else None
+        )
+
+    async def resume(self, task: TaskHandle) -> ImageResult:
+        return await self._client.wait(task)
+
+
+AsyncImageClient.__doc__ = (AsyncImageClient.__doc__ or "") + CLIENT_DOC
