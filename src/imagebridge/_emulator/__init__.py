@@ -9,7 +9,9 @@ It is a second, independent implementation of the wire protocols described in do
   model table and validation per model (sizes, n, quality, style, prompt length, input images,
   gpt-image-only fields, ``input_fidelity``, ``partial_images``, unknown fields), its defaults,
   answers the official SDK parses with strict validation (no ``auto`` echoed) and
-  OpenAI-shaped errors.
+  OpenAI-shaped errors; ``stream: true`` on a GPT image model answers the spec's server-sent
+  events (partial images, then a completed event with usage, per image; see
+  :mod:`._openai_stream`).
 - ``geeknow``: the same through a new-api gateway (``model`` required on JSON requests, ``n``
   0 -> 1, ``response_format`` ``url|b64_json|base64`` for every model, unknown fields passed
   through, no variations, errors ending in ``(request id: X)``).
@@ -86,12 +88,17 @@ do. A fault spec is ``[DIALECT/]PHASE:KIND[:COUNT][:ARG]``:
   - ``link-local`` (submit, poll): the dialect answers with its result URLs moved to
     ``http://ARG/...`` (default ``169.254.169.254``; any spelling, e.g. ``[fd00:ec2::254]``
     or ``0xa9fea9fe``), as a hostile server pointing a client at cloud metadata would.
+  - ``cut`` (submit only): the dialect's answer goes through as it is made, and the
+    connection closes after ARG server-sent events (default 1; a stream with fewer loses its
+    end), a one-piece answer after half its body: "a stream that breaks after partial
+    images".
 
 - ``COUNT``: how many matching requests get the fault (``*`` or empty: all); then it is spent.
 
 Examples: ``submit:429:1`` (the first submit is refused, Retry-After 1 s), ``poll:html502:2``,
 ``dimilinks/poll:never``, ``poll:fail:1:content_moderation``, ``submit:slow:*:0.5``,
-``download:trickle:*:0.2``, ``poll:retry-after-zero:*:-1``, ``submit:oversize:1:1000``.
+``download:trickle:*:0.2``, ``poll:retry-after-zero:*:-1``, ``submit:oversize:1:1000``,
+``openai/submit:cut:1:2``.
 
 Faults come from ``EmulatorConfig(faults=[...])`` (``imagebridge serve --fault SPEC``,
 repeatable), from a request's own ``X-Emulator-Fault: SPEC[, SPEC...]`` header (for that
@@ -100,11 +107,11 @@ list of specs replaces the active faults (``[]`` clears them, so a task held by 
 finish later), ``GET`` lists them with their ``remaining`` counts (in-process:
 ``EmulatorServer.app_state.faults.replace([...])``). Per request, every matching ``slow``,
 ``never`` and ``fail`` applies and the first fault of another kind decides the answer. A
-faulted request is logged with ``faults``: the specs it got. ``drop``, ``drop-before`` and
-``timeout-after-accept`` (and ``endless`` or ``oversize`` at their limit) close the connection
-through uvicorn's transport; under another server they raise :class:`ConnectionResetError` in
-the app instead. The stream kinds (``trickle``, ``endless``, ``oversize``) stop as soon as the
-client hangs up.
+faulted request is logged with ``faults``: the specs it got. ``drop``, ``cut``, ``drop-before``
+and ``timeout-after-accept`` (and ``endless`` or ``oversize`` at their limit) close the
+connection through uvicorn's transport; under another server they raise
+:class:`ConnectionResetError` in the app instead. The stream kinds (``trickle``, ``endless``,
+``oversize``) stop as soon as the client hangs up.
 
 Counters: ``GET /_emulator/stats`` (``EmulatorState.stats()``) has, per dialect, ``submits``
 (received, faulted ones included), ``accepted`` (answered 2xx by the dialect, even when the

@@ -24,7 +24,9 @@ class EmulatorConfig:
     accepted. ``result_url_style`` picks the form of dimilinks result URLs: ``relative``
     (``/p/img/...``), ``absolute`` (origin + ``/p/img/...``) or ``data`` (a data URL).
     ``faults`` are the fault specs active from the start (see the package docstring; they can
-    be replaced at runtime with ``POST /_emulator/faults``).
+    be replaced at runtime with ``POST /_emulator/faults``). ``stream_delay`` is the pause in
+    seconds before each event of an openai ``stream: true`` answer (so a client can observe the
+    time to the first partial image).
     """
 
     task_duration: float = 3.0
@@ -33,6 +35,7 @@ class EmulatorConfig:
     result_url_style: str = "relative"
     clock: Callable[[], float] = field(default=time.monotonic)
     faults: Sequence[str] = ()
+    stream_delay: float = 0.02
 
     def __post_init__(self) -> None:
         if self.default_dialect not in DIALECTS:
@@ -46,6 +49,8 @@ class EmulatorConfig:
             )
         if self.task_duration < 0:
             raise ValueError("task_duration must not be negative")
+        if not 0 <= self.stream_delay <= 60:
+            raise ValueError(f"stream_delay must be 0 to 60 seconds, got {self.stream_delay!r}")
         if isinstance(self.faults, str):
             raise ValueError("faults must be a list of fault specs, not one string")
         parse_faults(self.faults)  # raises ValueError naming the bad spec

@@ -43,6 +43,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "retry-after-zero": ("poll",),
     "redirect-foreign": ("download",),
     "link-local": ("submit", "poll"),
+    "cut": ("submit",),
 }
 
 #: Kinds that change the request and let later faults apply too.
@@ -50,7 +51,7 @@ MODIFIERS = frozenset({"slow", "never", "fail"})
 #: Kinds whose ARG is a number of seconds.
 _SECONDS = frozenset({"429", "slow", "timeout-after-accept", "trickle"})
 #: Kinds whose ARG is a whole number (of bytes, or of levels for ``deepjson``).
-_NUMBERS = frozenset({"endless", "oversize", "deepjson"})
+_NUMBERS = frozenset({"endless", "oversize", "deepjson", "cut"})
 #: Kinds whose ARG is a host.
 _HOSTS = frozenset({"redirect-foreign", "link-local"})
 #: Kinds whose ARG is a provider error code.
@@ -77,8 +78,14 @@ DEFAULT_NUMBERS: dict[str, int] = {
     "endless": STREAM_LIMIT,
     "oversize": 5_000_000_000,
     "deepjson": 100_000,
+    "cut": 1,
 }
-MAX_NUMBERS: dict[str, int] = {"endless": STREAM_LIMIT, "oversize": 10**15, "deepjson": 10_000_000}
+MAX_NUMBERS: dict[str, int] = {
+    "endless": STREAM_LIMIT,
+    "oversize": 10**15,
+    "deepjson": 10_000_000,
+    "cut": 10_000,
+}
 
 _DIALECTS = ("openai", "geeknow", "dimilinks", "apimart")
 #: ``[http[s]://]host[:port]``: a name, an IPv4 address in any spelling or a bracketed IPv6.
@@ -121,7 +128,8 @@ class Fault:
     @property
     def number(self) -> int:
         """ARG as a whole number (``endless``: bytes before the emulator hangs up,
-        ``oversize``: the announced ``Content-Length``, ``deepjson``: nesting depth)."""
+        ``oversize``: the announced ``Content-Length``, ``deepjson``: nesting depth, ``cut``:
+        the server-sent events let through before the connection closes)."""
         return int(self.arg) if self.arg is not None else DEFAULT_NUMBERS.get(self.kind, 0)
 
     @property

@@ -1,7 +1,8 @@
 """Real, decodable images of an exact pixel size, rendered with Pillow and cached.
 
 An image is a solid fill whose colour comes from a hash of the prompt (and the image's index),
-with a darker band across the top so the orientation is visible. Encoded bytes are cached in a
+with a darker band across the top so the orientation is visible; a partial image of a stream
+shows the top ``reveal`` share of it over grey. Encoded bytes are cached in a
 small LRU keyed by size, format, colour and transparency, so repeated 4K images are cheap.
 """
 
@@ -31,6 +32,9 @@ class ImageSpec:
     fmt: str = "png"
     colour: Colour = (128, 128, 128)
     transparent: bool = False
+    #: The share of rows drawn from the top (below 1: a partial image of a stream, the rest
+    #: a neutral grey, as the final image is progressively revealed).
+    reveal: float = 1.0
 
     @property
     def media_type(self) -> str:
@@ -39,7 +43,7 @@ class ImageSpec:
     def render(self) -> bytes:
         """The encoded image (cached)."""
         transparent = self.transparent and self.fmt in ("png", "webp")
-        return _render(self.width, self.height, self.fmt, self.colour, transparent)
+        return _render(self.width, self.height, self.fmt, self.colour, transparent, self.reveal)
 
     def data_url(self) -> str:
         return f"data:{self.media_type};base64,{self.b64()}"
@@ -65,7 +69,9 @@ def colour_for(prompt: str, index: int = 0) -> Colour:
 
 
 @lru_cache(maxsize=32)
-def _render(width: int, height: int, fmt: str, colour: Colour, transparent: bool) -> bytes:
+def _render(
+    width: int, height: int, fmt: str, colour: Colour, transparent: bool, reveal: float = 1.0
+) -> bytes:
     mode = "RGBA" if transparent else "RGB"
     fill: tuple[int, ...] = (*colour, 160) if transparent else colour
     image = Image.new(mode, (width, height), fill)
@@ -74,6 +80,9 @@ def _render(width: int, height: int, fmt: str, colour: Colour, transparent: bool
     if transparent:
         dark = (*dark, 255)
     image.paste(dark, (0, 0, width, band))
+    if reveal < 1:
+        grey: tuple[int, ...] = (200, 200, 200, 255) if transparent else (200, 200, 200)
+        image.paste(grey, (0, max(0, min(height, round(height * reveal))), width, height))
     out = io.BytesIO()
     if fmt == "png":
         image.save(out, format="PNG", compress_level=1)

@@ -9,6 +9,8 @@ or with its task held or failed), answers in the dialect's place (``429``, ``5xx
 - ``drop-before`` reads the request and closes the connection without a byte of answer;
 - ``drop`` lets the dialect answer, sends the status line, the headers and half of the body,
   then closes the connection;
+- ``cut`` lets the dialect answer as it goes (a stream is not held back) and closes the
+  connection after ``ARG`` server-sent events (a one-piece answer: after half its body);
 - ``timeout-after-accept`` lets the dialect answer (so the task exists), throws the answer
   away, waits ``ARG`` seconds or until the client gives up, then closes the connection;
 - ``trickle``, ``endless``, ``oversize``, ``deepjson`` and ``link-local`` let the dialect
@@ -155,6 +157,8 @@ class FaultInjector:
             await self._capture(scope, receive, target)
             await _wait_for_disconnect(receive, final.seconds)
             await hang_up(server)
+        elif final.kind == "cut":
+            await self.app(scope, receive, self._cut(target, send, final.number, server))
         elif final.kind == "drop-before":
             await self._answer(scope, receive, send, None, server)
         elif final.kind in _CAPTURED:
@@ -182,6 +186,42 @@ class FaultInjector:
             await send(message)
 
         return observe
+
+    def _cut(self, target: Target, send: Send, events: int, server: Receive) -> Send:
+        """A ``send`` that lets the status line, the headers and the first ``events`` body
+        chunks through (a streamed answer sends one server-sent event per chunk), then closes
+        the connection; a stream with fewer events loses its end, a one-piece answer half its
+        body (as ``drop``)."""
+        sent = 0
+        cut = False
+
+        async def forward(message: Message) -> None:
+            nonlocal sent, cut
+            if cut:
+                return  # the connection is closed: the rest of the answer is thrown away
+            if message["type"] != "http.response.body":
+                if message["type"] == "http.response.start":
+                    self._accepted(target, int(message["status"]))
+                await send(message)
+                return
+            body: bytes = message.get("body", b"")
+            if message.get("more_body", False):
+                await send(message)
+                sent += 1 if body else 0
+                if sent < events:
+                    return
+            elif sent == 0:
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": body[: len(body) // 2],
+                        "more_body": True,
+                    }
+                )
+            cut = True
+            await hang_up(server)
+
+        return forward
 
     async def _capture(self, scope: Scope, receive: Receive, target: Target) -> list[Message]:
         """Run the dialect and keep its answer (the client does not get it)."""

@@ -7,7 +7,9 @@
 - ``POST /images/variations`` (multipart: one square PNG ``image``; dall-e-2 only), in the
   ``openai`` dialect; geeknow does not document variations, so it has no such route.
 
-Every answer is synchronous: ``{"created", "data": [{"url"|"b64_json", "revised_prompt"?}]}``.
+Every answer is synchronous: ``{"created", "data": [{"url"|"b64_json", "revised_prompt"?}]}``,
+except a GPT image model's ``stream: true`` generation or edit, which answers server-sent
+events (:mod:`._openai_stream`).
 URL results point at ``<origin>/files/<name>`` (no key needed). dall-e-3 adds a
 ``revised_prompt``; the GPT image models add ``usage`` (``input_tokens``, ``output_tokens``,
 ``total_tokens``, ``input_tokens_details``) and echo ``background``, ``output_format``,
@@ -22,6 +24,7 @@ import hashlib
 import math
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +39,7 @@ from ._images import ImageSpec, colour_for
 from ._openai_inputs import check_edit_uploads, check_references, check_square_png
 from ._openai_models import EDIT, EDIT_JSON, GENERATE, VARY
 from ._openai_rules import Flavor, Job, build_job, check_known
+from ._openai_stream import stream_response
 from ._store import EmulatorState
 
 OUTPUT_TOKENS = {"low": 272, "medium": 1056, "high": 4160}
@@ -135,6 +139,14 @@ class OpenAIDialect:
                 failure.type_ = "image_generation_user_error"
             raise failure
         transparent = job.background == "transparent"
+        if job.stream:
+            specs = [
+                ImageSpec(job.width, job.height, job.fmt, colour_for(job.prompt, i), transparent)
+                for i in range(job.n)
+            ]
+            each = usage(replace(job, n=1))
+            delay = self.state.config.stream_delay
+            return stream_response(job, specs, [each] * job.n, delay)
         base = origin(request)
         data: list[dict[str, Any]] = []
         for index in range(job.n):

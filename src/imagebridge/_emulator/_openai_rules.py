@@ -100,6 +100,10 @@ class Job:
     background: str
     scenario: Scenario
     image_count: int = 0
+    #: ``stream: true``: the answer is server-sent events (:mod:`._openai_stream`).
+    stream: bool = False
+    #: How many partial images each streamed image gets first (0-3).
+    partial_images: int = 0
 
     @property
     def gpt_image(self) -> bool:
@@ -146,7 +150,7 @@ def build_job(
     choice(quality, rules.qualities, "quality", rules.name)
     response_format = _check_response_format(as_str(fields, "response_format"), rules, flavor)
     fmt, background = _check_gpt_fields(fields, rules, flavor, operation)
-    _check_streaming(fields, flavor)
+    stream, partial_images = _check_streaming(fields, flavor)
     return Job(
         model=rules.name,
         rules=rules,
@@ -161,6 +165,8 @@ def build_job(
         background=background,
         scenario=scenario,
         image_count=image_count,
+        stream=stream,
+        partial_images=partial_images,
     )
 
 
@@ -349,8 +355,15 @@ def _check_gpt_fields(
     return fmt, "transparent" if background == "transparent" else "opaque"
 
 
-def _check_streaming(fields: Mapping[str, Any], flavor: Flavor) -> None:
+def _check_streaming(fields: Mapping[str, Any], flavor: Flavor) -> tuple[bool, int]:
+    """``stream`` and ``partial_images`` (0-3, ``PartialImages``): whether to stream, and how
+    many partial images per image. Only the GPT image models get here with either set (see
+    :func:`_check_gpt_fields`); every one of them streams, as ``CreateImageRequest.stream``
+    says "This parameter is only supported for the GPT image models". The spec puts no limit
+    on ``n`` with a stream: each image's events are sent in turn.
+    """
     partial = fields.get("partial_images")
+    level = 0
     if partial is not None and not flavor.gateway:
         level = as_int(partial, "partial_images")
         if not 0 <= level <= 3:
@@ -361,14 +374,16 @@ def _check_streaming(fields: Mapping[str, Any], flavor: Flavor) -> None:
             )
     stream = fields.get("stream")
     if stream is None or stream is False or stream == "false":
-        return
+        return False, level
     if stream is True or stream == "true":
-        raise bad(
-            "unsupported_value",
-            "'stream': true is not implemented by the imagebridge emulator, which answers "
-            "with one JSON body; leave 'stream' out or false.",
-            "stream",
-        )
+        if flavor.gateway:
+            raise bad(
+                "unsupported_value",
+                "'stream': true is not served by the imagebridge emulator's geeknow dialect "
+                "(geeknow's documentation describes no streaming); leave 'stream' out or false.",
+                "stream",
+            )
+        return True, level
     raise bad(
         "invalid_type", f"Invalid type for 'stream': expected a boolean, got {stream!r}.", "stream"
     )
