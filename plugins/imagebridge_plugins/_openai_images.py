@@ -35,7 +35,6 @@ from imagebridge.adapter import (
     Progress,
     Usage,
     extension_of,
-    image_size,
     json_request,
     sniff_media_type,
 )
@@ -61,9 +60,6 @@ JSON_EDIT_SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
 MAX_IMAGE_URL_CHARS = 20971520
 #: CreateImageEditRequest.mask: "a valid PNG file, less than 4MB", the size of the image.
 MAX_MASK_BYTES = 4 * 1024 * 1024
-#: How much of an image is read to find its pixel size (enough for every header but JPEG's
-#: with very large metadata, whose size is then not checked).
-HEADER_BYTES = 64 * 1024
 
 
 class OpenAIImagesAdapter(Adapter):
@@ -335,8 +331,7 @@ def _mask_problems(request: ImageRequest) -> list[Problem]:
     mask = request.mask
     if mask is None or mask.is_remote:
         return []
-    head = mask.head(HEADER_BYTES)
-    if sniff_media_type(head) != "image/png":
+    if mask.media_type() != "image/png":
         reason = "a mask must be a PNG file (its transparent pixels mark what to edit)"
         return [Problem("mask", mask.describe(), reason)]
     problems = []
@@ -347,7 +342,7 @@ def _mask_problems(request: ImageRequest) -> list[Problem]:
         )
     images = request.reference_images
     if images and not images[0].is_remote:
-        mask_px, image_px = image_size(head), image_size(images[0].head(HEADER_BYTES))
+        mask_px, image_px = mask.pixel_size(), images[0].pixel_size()
         if mask_px is not None and image_px is not None and mask_px != image_px:
             problems.append(
                 Problem(
@@ -383,11 +378,6 @@ def input_format_problems(
         shown = "a GIF" if media_type == "image/gif" else "not a PNG, JPEG or WebP image"
         problems.append(Problem(name, item.describe(), f"is {shown}; {who} takes {names}"))
     return problems
-
-
-def pixel_size(image: ImageInput) -> tuple[int, int] | None:
-    """An input image's pixel size from its header, or None (a URL, an unreadable header)."""
-    return None if image.is_remote else image_size(image.head(HEADER_BYTES))
 
 
 def _file(image: ImageInput, index: int, stem: str = "image") -> tuple[str, bytes, str]:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from imagebridge import ImageRequest, hookimpl
 from imagebridge.adapter import Capabilities, Operation, Problem
 
-from ._openai_images import input_format_problems, input_names, pixel_size
+from ._openai_images import input_format_problems, input_names
 
 
 def _dall_e_2(capabilities: Capabilities) -> Capabilities:
@@ -114,7 +114,7 @@ def imagebridge_validate_request(
     problems = input_format_problems(named, ("image/png",), "dall-e-2")
     refused = {problem.field for problem in problems}
     for name, image in named:
-        size = pixel_size(image)
+        size = image.pixel_size()
         if name not in refused and size is not None and size[0] != size[1]:
             reason = f"is {size[0]}x{size[1]}; dall-e-2 takes a square image"
             problems.append(Problem(name, image.describe(), reason))

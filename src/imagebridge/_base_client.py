@@ -15,7 +15,7 @@ resuming a journaled task and batch items all take that path.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -231,10 +231,8 @@ class ClientBase:
     # -- the flows of every operation ---------------------------------------------------------
     def _flows(self, planned: Plan) -> list[Flow[ImageResult]]:
         """One flow per provider call of a generate, an edit or a variation."""
-        adapter = self._adapter
-        method = {"generate": adapter.generate, "edit": adapter.edit, "vary": adapter.vary}[
-            planned.operation
-        ]
+        # Each operation is the adapter method of the same name (generate, edit, vary).
+        method: Callable[[Plan], Flow[ImageResult]] = getattr(self._adapter, planned.operation)
         return [_at_most(method(planned.for_batch(n)), n) for n in planned.batches]
 
     def _task_flow(self, task: TaskHandle, *, once: bool) -> Flow[ImageResult | TaskState]:

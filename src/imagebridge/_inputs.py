@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ._imageinfo import sniff_media_type
+from ._imageinfo import HEADER_BYTES, image_size, sniff_media_type
 
 InputKind = Literal["path", "bytes", "url", "data_url", "base64"]
 
@@ -155,6 +155,11 @@ class ImageInput:
     def media_type(self) -> str:
         """The media type, sniffed from the bytes (a data URL's declared type is not trusted)."""
         return sniff_media_type(self.head()) or "application/octet-stream"
+
+    def pixel_size(self) -> tuple[int, int] | None:
+        """The pixel size from the image's header, or None (a remote URL, an unreadable
+        header)."""
+        return None if self.is_remote else image_size(self.head(HEADER_BYTES))
 
     def filename(self, index: int = 0) -> str:
         if self.kind == "path":

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._capabilities import ANY, Capabilities
 from ._errors import InvalidRequestError, Problem
+from ._inputs import ImageInput
 from ._request import OPTION_FIELDS, ImageRequest, problems_from_validation
 from ._sizes import Size
 from ._warnings import ImageWarning
@@ -304,14 +305,23 @@ def _inputs(
             )
         elif request.mask.is_remote and operation == "edit" and not caps.edit_image_urls:
             problems.append(Problem("mask", request.mask.describe(), "masks are uploaded as files"))
-    limit = caps.max_input_image_bytes
     field_name = "images" if operation == "edit" else "reference_images"
     entries = [(f"{field_name}[{i}]", item) for i, item in enumerate(images)]
     if request.mask is not None:
         entries.append(("mask", request.mask))
+    _byte_limit(entries, caps, problems)
+
+
+def _byte_limit(
+    entries: Sequence[tuple[str, ImageInput]], caps: Capabilities, problems: list[Problem]
+) -> None:
+    """Each input image within the model's ``max_input_image_bytes``."""
+    limit = caps.max_input_image_bytes
+    if limit is None:
+        return
     for name, item in entries:
         size = item.size_bytes()
-        if limit is not None and size is not None and size > limit:
+        if size is not None and size > limit:
             problems.append(
                 Problem(name, item.describe(), f"is {size} bytes, over the {limit}-byte limit")
             )
@@ -343,12 +353,7 @@ def _variation(
         value = getattr(request, spec.name)
         if value is not None and spec.name not in _VARIATION_OPTIONS:
             problems.append(Problem(spec.name, value, f"variations take no {spec.name}"))
-    limit = caps.max_input_image_bytes
-    size = images[0].size_bytes() if images else None
-    if limit is not None and size is not None and size > limit:
-        problems.append(
-            Problem("image", images[0].describe(), f"is {size} bytes, over the {limit}-byte limit")
-        )
+    _byte_limit([("image", image) for image in images[:1]], caps, problems)
 
 
 @functools.cache

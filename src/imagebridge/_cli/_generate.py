@@ -155,13 +155,13 @@ def execute(
                 return
             usable_folder(settings.output)  # before paying for an image it could not save
             operation = operation or ("generate" if images is None else "edit")
-            job = _Job(prompt, fields, images, mask, operation)
-            result, entries = _run(client, settings, context, job)
+            call = _Call(prompt, fields, images, mask, operation)
+            result, entries = _run(client, settings, context, call)
         emit_result(result, entries, settings.json_mode)
 
 
 @dataclass(frozen=True)
-class _Job:
+class _Call:
     """What one command asks for."""
 
     prompt: str
@@ -183,13 +183,13 @@ class _Job:
 
 
 def _run(
-    client: ImageClient, settings: RunSettings, context: ErrorContext, job: _Job
+    client: ImageClient, settings: RunSettings, context: ErrorContext, call: _Call
 ) -> tuple[ImageResult, list[dict[str, Any]]]:
     """Generate, edit or vary with progress shown, and save the images."""
     began = time.monotonic()
     with ProgressReporter(settings.verbose) as reporter:
         try:
-            result = job.run(client, reporter)
+            result = call.run(client, reporter)
         except ImageBridgeError as error:
             _save_partial(error, settings, context)
             raise
