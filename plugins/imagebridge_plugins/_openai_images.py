@@ -30,27 +30,50 @@ from imagebridge.adapter import (
     ImageResult,
     InlineImage,
     Operation,
+    PartialImage,
     Plan,
     Problem,
     Progress,
+    ServerSentEvent,
+    Stream,
+    StreamInterruptedError,
     Usage,
     extension_of,
+    is_event_stream,
     json_request,
+    read_event,
     sniff_media_type,
 )
 
 #: The canonical options each request of the dialect takes, by the spec's schema.
 #: CreateImageRequest: all of them.
 GENERATION_FIELDS = frozenset(
-    {"quality", "style", "output_format", "output_compression", "background", "moderation", "user"}
+    {
+        "quality",
+        "style",
+        "output_format",
+        "output_compression",
+        "background",
+        "moderation",
+        "user",
+        "partial_images",
+    }
 )
 #: CreateImageEditRequest (multipart) has no ``moderation`` and no ``style``.
 MULTIPART_EDIT_FIELDS = frozenset(
-    {"quality", "output_format", "output_compression", "background", "user"}
+    {"quality", "output_format", "output_compression", "background", "user", "partial_images"}
 )
 #: EditImageBodyJsonParam (JSON edits) has ``moderation`` but no ``style``.
 JSON_EDIT_FIELDS = frozenset(
-    {"quality", "output_format", "output_compression", "background", "moderation", "user"}
+    {
+        "quality",
+        "output_format",
+        "output_compression",
+        "background",
+        "moderation",
+        "user",
+        "partial_images",
+    }
 )
 #: CreateImageVariationRequest: ``user`` only (the core refuses the rest for every provider).
 VARIATION_FIELDS = frozenset({"user"})
@@ -82,6 +105,8 @@ class OpenAIImagesAdapter(Adapter):
         "reference_images": "edits: multipart `image` (one) or repeated `image[]`, or JSON"
         " `images: [{image_url}]` when one is an http(s) URL; variations: multipart `image`",
         "mask": "edits only: multipart `mask`, or JSON `mask: {image_url}`",
+        "partial_images": "`partial_images`, with `stream: true` (stream() on a model that"
+        " streams; not in variations)",
     }
     #: The canonical options each request takes (see the module docstring); a subclass
     #: whose gateway forwards more says so here, and :func:`wire_problems` follows it.
@@ -122,15 +147,14 @@ class OpenAIImagesAdapter(Adapter):
             body["size"] = plan.wire_size
         body.update(self.options(request, self.generation_fields))
         body.update(self.extra_fields(plan))
+        if self.streams(plan):
+            body["stream"] = True
         return body
 
     def generate(self, plan: Plan) -> Flow[ImageResult]:
         yield Progress("submitting", provider=self.name)
-        response = yield httpx.Request(
-            "POST", self.url("/images/generations"), json=self.body(plan)
-        )
-        assert response is not None
-        return self.result(response, plan)
+        request = httpx.Request("POST", self.url("/images/generations"), json=self.body(plan))
+        return (yield from self.reply(request, plan))
 
     def edit(self, plan: Plan) -> Flow[ImageResult]:
         if is_json_edit(plan.request, plan.capabilities):
@@ -138,9 +162,79 @@ class OpenAIImagesAdapter(Adapter):
         else:
             outgoing = self.multipart_edit_request(plan)
         yield Progress("submitting", provider=self.name)
-        response = yield outgoing
+        return (yield from self.reply(outgoing, plan))
+
+    @staticmethod
+    def streams(plan: Plan) -> bool:
+        """Whether this call asks for server-sent events: the caller streams (``stream()``)
+        and the model does (``Capabilities.streaming``)."""
+        return plan.stream and plan.capabilities.streaming
+
+    def reply(self, request: httpx.Request, plan: Plan) -> Flow[ImageResult]:
+        """The result of a generation or an edit: read at once, or event by event."""
+        if not self.streams(plan):
+            response = yield request
+            assert response is not None
+            return self.result(response, plan)
+        response = yield Stream(request)
         assert response is not None
-        return self.result(response, plan)
+        if not is_event_stream(response):
+            # An error, or a server that answered the whole reply at once.
+            return self.result(response, plan)
+        return (yield from self.events(response, plan))
+
+    def events(self, response: httpx.Response, plan: Plan) -> Flow[ImageResult]:
+        """The spec's ImageGenStreamEvent / ImageEditStreamEvent: for each image in turn,
+        its ``*.partial_image`` events, then one ``*.completed`` with its usage. Event
+        types the spec does not have yet are skipped; an ``error`` is raised as the
+        provider's error."""
+        yield Progress("running", provider=self.name)
+        images: list[GeneratedImage] = []
+        completed: list[Mapping[str, Any]] = []
+        usage: Usage | None = None
+        seen = 0
+        while (event := (yield from read_event())) is not None:
+            seen += 1
+            data = self.event_data(response, event)
+            kind = str(data.get("type") or event.event)
+            if event.event == "error" or "error" in data:
+                raise self.error(_as_reply(response, event))
+            if kind.endswith(".partial_image"):
+                if not has_image(data):
+                    raise self.unexpected(response, f"a {kind} event has no b64_json string")
+                index = data.get("partial_image_index")
+                yield PartialImage(
+                    index=index if isinstance(index, int) else 0,
+                    image=self.image(data),
+                    image_index=len(images),
+                )
+            elif kind.endswith(".completed"):
+                if not has_image(data):
+                    raise self.unexpected(response, f"a {kind} event has no b64_json string")
+                images.append(self.image(data))
+                completed.append({k: v for k, v in data.items() if k != "b64_json"})
+                event_usage = Usage.from_dict(data.get("usage"))
+                if event_usage is not None:
+                    usage = event_usage if usage is None else usage + event_usage
+        if not images:
+            raise StreamInterruptedError(
+                f"the event stream from {self.name} ended after {seen} event(s) without a"
+                " completed image; it was not requested again (that could pay twice)",
+                provider=self.name,
+            )
+        created = completed[0].get("created_at")
+        return ImageResult(
+            images=images,
+            provider=self.name,
+            model=plan.model,
+            created=created if isinstance(created, int) else None,
+            usage=usage,
+            raw=completed,
+        )
+
+    def event_data(self, response: httpx.Response, event: ServerSentEvent) -> Mapping[str, Any]:
+        """An event's JSON object (through the library's bounded decoder, as replies)."""
+        return self.mapping(_as_reply(response, event))
 
     def multipart_edit_request(self, plan: Plan) -> httpx.Request:
         """An edit of uploaded files: ``image`` or ``image[]``, and ``mask``."""
@@ -152,6 +246,8 @@ class OpenAIImagesAdapter(Adapter):
             **self.options(request, self.multipart_edit_fields),
             **self.edit_extra_fields(plan),
         }
+        if self.streams(plan):
+            fields["stream"] = True
         # Multipart text fields are strings on the wire.
         data.update({key: _form_value(value) for key, value in fields.items()})
         images = request.reference_images
@@ -172,6 +268,8 @@ class OpenAIImagesAdapter(Adapter):
             body["size"] = plan.wire_size
         body.update(self.options(request, self.json_edit_fields))
         body.update(self.edit_extra_fields(plan))
+        if self.streams(plan):
+            body["stream"] = True
         body["images"] = [{"image_url": InlineImage(image)} for image in request.reference_images]
         if request.mask is not None:
             body["mask"] = {"image_url": InlineImage(request.mask)}
@@ -395,6 +493,17 @@ def _form_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _as_reply(response: httpx.Response, event: ServerSentEvent) -> httpx.Response:
+    """One event's data as a JSON reply of the stream's status, for the dialect's JSON and
+    error readers."""
+    return httpx.Response(
+        response.status_code,
+        headers={"content-type": "application/json"},
+        content=event.data.encode(),
+        request=response.request,
+    )
 
 
 def _without_base64(body: Mapping[str, Any], items: list[Any]) -> Mapping[str, Any]:

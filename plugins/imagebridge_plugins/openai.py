@@ -39,6 +39,8 @@ DALL_E = ("dall-e-2", "dall-e-3")
 #: unsupported for gpt-image-1-mini"; chatgpt-image-latest is ChatGPT's current model,
 #: later than gpt-image-1.5. Edits only (CreateImageEditRequest, EditImageBodyJsonParam).
 INPUT_FIDELITY_MODELS = ("gpt-image-1", "gpt-image-1.5", *GPT_IMAGE_2_FAMILY, CHATGPT_IMAGE_LATEST)
+#: PartialImages: "the number of partial images to generate ... between 0 and 3".
+MAX_PARTIAL_IMAGES = 3
 #: CreateImageEditRequest.image: "each image should be a png, webp, or jpg file".
 GPT_IMAGE_INPUTS = ("image/png", "image/jpeg", "image/webp")
 
@@ -113,7 +115,12 @@ class OpenAIAdapter(OpenAIImagesAdapter):
                 model, edits=True, mask=True, max_edit_images=1, variations=model == "dall-e-2"
             )
         # EditImageBodyJsonParam: "JSON edits support GPT image models only".
-        return gpt_image_capabilities(model).replace(edit_image_urls=True)
+        caps = gpt_image_capabilities(model).replace(edit_image_urls=True)
+        if model in GPT_IMAGE_MODELS:
+            # CreateImageRequest.stream: "only supported for the GPT image models";
+            # PartialImages: 0 to 3 (generations and both kinds of edit).
+            caps = caps.replace(streaming=True, max_partial_images=MAX_PARTIAL_IMAGES)
+        return caps
 
     def extra_fields(self, plan: Plan) -> dict[str, Any]:
         options = plan.options

@@ -31,10 +31,11 @@ from ._errors import (
     ProviderError,
     RateLimitError,
     ServerError,
+    StreamInterruptedError,
     SubmitOutcomeUnknownError,
     TaskFailedError,
 )
-from ._flow import Progress
+from ._flow import Accepted, PartialImage, Progress
 from ._inputs import ImageInput
 from ._journal import JournalEntry, TaskJournal
 from ._plugins import PluginInfo, Registry, create_registry, default_registry
@@ -42,6 +43,7 @@ from ._polling import PollPolicy, TaskState
 from ._request import ImageRequest
 from ._result import GeneratedImage, ImageResult, Usage
 from ._retry import RetryPolicy
+from ._stream import AsyncImageStream, Completed, ImageStream, StreamEvent
 from ._tasks import TaskHandle
 from ._warnings import ImageWarning, WarningCode
 from .hookspecs import hookimpl
@@ -50,12 +52,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIConnectionError",
+    "Accepted",
     "AsyncImageClient",
+    "AsyncImageStream",
     "AuthenticationError",
     "BadRequestError",
     "BatchItem",
     "BatchOutcome",
     "Capabilities",
+    "Completed",
     "ConfigurationError",
     "ContentPolicyError",
     "GeneratedImage",
@@ -64,12 +69,14 @@ __all__ = [
     "ImageInput",
     "ImageRequest",
     "ImageResult",
+    "ImageStream",
     "ImageTimeoutError",
     "ImageWarning",
     "InsufficientBalanceError",
     "InvalidRequestError",
     "JournalEntry",
     "NotFoundError",
+    "PartialImage",
     "PermissionDeniedError",
     "PluginError",
     "PluginInfo",
@@ -81,6 +88,8 @@ __all__ = [
     "Registry",
     "RetryPolicy",
     "ServerError",
+    "StreamEvent",
+    "StreamInterruptedError",
     "SubmitOutcomeUnknownError",
     "TaskFailedError",
     "TaskHandle",

@@ -7,8 +7,9 @@ behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,17 +26,18 @@ from ._base_client import (
 from ._batch import BatchItem, BatchOutcome, run_batch
 from ._clock import Clock
 from ._deadline import CLIENT_DEFAULT
-from ._driver import AsyncDriver
+from ._driver import AsyncDriver, Done
 from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
 from ._errors import ImageBridgeError
 from ._flow import ProgressCallback
 from ._journal import JournalEntry
 from ._plugins import Registry
 from ._polling import PollPolicy, TaskState
-from ._preflight import Plan
+from ._preflight import Operation, Plan
 from ._request import ImageSource
 from ._result import ImageResult
 from ._retry import RetryPolicy
+from ._stream import AsyncImageStream, Completed, StreamEvent
 from ._tasks import TaskHandle
 
 if TYPE_CHECKING:
@@ -140,6 +142,40 @@ class AsyncImageClient(ClientBase):
         prompt, where the model makes them (``Capabilities.variations``)."""
         planned = self.plan("", operation="vary", reference_images=[image], **fields)
         return await self._run(planned, timeout, on_progress, retry)
+
+    def stream(
+        self,
+        prompt: str,
+        *,
+        operation: Operation = "generate",
+        timeout: Timeout = CLIENT_DEFAULT,
+        retry: RetryPolicy | None = None,
+        **fields: Unpack[GenerateFields],
+    ) -> AsyncImageStream:
+        """The events of a job as they happen, for ``async with`` and ``async for`` (see
+        :meth:`ImageClient.stream <imagebridge.ImageClient.stream>`). The request is
+        checked here, before anything is sent."""
+        planned = self.plan(prompt, operation=operation, stream=True, **fields)
+        return AsyncImageStream(self._stream_events(planned, timeout, retry))
+
+    async def _stream_events(
+        self, planned: Plan, timeout: Timeout, retry: RetryPolicy | None
+    ) -> AsyncGenerator[StreamEvent, None]:
+        results: list[ImageResult] = []
+        for flow in self._flows(planned):
+            offset = sum(len(result.images) for result in results)
+            try:
+                steps = self._driver.steps(flow, self._job(timeout, retry=retry))
+                async with contextlib.aclosing(steps):
+                    async for step in steps:
+                        if isinstance(step, Done):
+                            results.append(step.value)
+                            break
+                        yield self._event(step, planned, offset)
+            except ImageBridgeError as error:
+                self._keep_partial(error, planned, results)
+                raise
+        yield Completed(self._finish(results, planned))
 
     async def submit(
         self,

@@ -14,6 +14,7 @@ resuming a journaled task and batch items all take that path.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,8 +28,8 @@ from ._deadline import ClientDefault
 from ._driver import AsyncDriver, SyncDriver
 from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
 from ._errors import ConfigurationError, ImageBridgeError, InvalidRequestError, Problem
-from ._flow import Flow, ProgressCallback
-from ._jobs import Job, JobSettings, TaskRecorder
+from ._flow import Flow, PartialImage, ProgressCallback
+from ._jobs import Job, JobSettings, Note, TaskRecorder
 from ._journal import TaskJournal, open_default_journal
 from ._plugins import Registry, default_registry
 from ._polling import PollPolicy, TaskState
@@ -36,6 +37,7 @@ from ._preflight import Operation, Plan, plan
 from ._request import build_request
 from ._result import ImageResult, Usage
 from ._retry import DEFAULT_RETRY, RetryPolicy
+from ._stream import StreamEvent
 from ._tasks import TaskHandle
 from ._warnings import ImageWarning
 
@@ -165,13 +167,19 @@ class ClientBase:
 
     # -- planning (no I/O) --------------------------------------------------------------------
     def plan(
-        self, prompt: str, *, operation: Operation = "generate", **fields: Unpack[GenerateFields]
+        self,
+        prompt: str,
+        *,
+        operation: Operation = "generate",
+        stream: bool = False,
+        **fields: Unpack[GenerateFields],
     ) -> Plan:
         """Pre-flight a request without sending anything: the validated
         :class:`~imagebridge.adapter.Plan` of the call (wire size, calls, warnings), or
         :class:`~imagebridge.InvalidRequestError` naming every problem. ``operation`` is
         ``generate``, ``edit`` (the images in ``reference_images``) or ``vary`` (the image
-        in ``reference_images``, and an empty prompt)."""
+        in ``reference_images``, and an empty prompt); ``stream``: the plan of
+        ``stream()``."""
         request = build_request(prompt, fields, self.provider, operation)
         model = request.model or self._adapter.default_model
         caps = self._registry.capabilities(self._adapter, model)
@@ -184,6 +192,7 @@ class ClientBase:
             capabilities=caps,
             options_model=self._adapter.options_model,
             extra_problems=problems,
+            stream=stream,
         )
 
     def _submit_plan(self, prompt: str, fields: Mapping[str, Any]) -> Plan:
@@ -308,6 +317,23 @@ class ClientBase:
         if done:
             error.partial = self._finish(done, planned)
             error.scrub(self._redactor)
+
+    def _event(self, note: Note, planned: Plan, offset: int) -> StreamEvent:
+        """A flow's note as a stream event: a partial image gets its place among the
+        images of the whole job (``offset`` came before its call) and can be read and
+        saved like a result image."""
+        if not isinstance(note, PartialImage):
+            return note
+        index = offset + note.image_index
+        note.image.bind(
+            self._driver,
+            provider=self.provider,
+            index=index,
+            name=f"{self.provider}-partial-{note.index}",
+            expected_size=planned.expected_size,
+            expected_format=planned.request.output_format,
+        )
+        return dataclasses.replace(note, image_index=index)
 
     def _close_journal(self) -> None:
         self._recorder.close()

@@ -18,11 +18,17 @@ from ._sizes import RESOLUTIONS, SizeTable
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["ANY", "Capabilities", "CapabilityChanges"]
+__all__ = ["ANY", "Capabilities", "CapabilityChanges", "takes"]
 
 #: An option value list containing ANY accepts every value and passes it through unchanged
 #: (e.g. a gateway that forwards ``style`` to whichever upstream serves the model).
 ANY = "*"
+
+
+def takes(allowed: object) -> bool:
+    """Whether a capability value lets a model take its option at all: None, False and 0
+    (a count of none) do not; a tuple lists the values, a number is the most."""
+    return allowed is not None and allowed is not False and allowed != 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +85,12 @@ class Capabilities:
     generate_mask: bool = False
     # flow
     async_tasks: bool = False
+    #: Whether ``stream()`` gets the reply as it is made (server-sent events) rather than at
+    #: once; task dialects stream progress from their polls whatever this says.
+    streaming: bool = False
+    #: How many partial images a streamed call can send before each final image (the
+    #: ``partial_images`` field); 0: none.
+    max_partial_images: int = 0
     #: False when the model is not in the adapter's list and nothing was checked for it.
     known: bool = True
 
@@ -210,4 +222,6 @@ class CapabilityChanges(TypedDict, total=False):
     variations: bool
     generate_mask: bool
     async_tasks: bool
+    streaming: bool
+    max_partial_images: int
     known: bool

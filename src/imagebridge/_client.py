@@ -7,7 +7,7 @@ behaviour.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
 import httpx
@@ -29,10 +29,11 @@ from ._errors import ImageBridgeError
 from ._flow import ProgressCallback
 from ._plugins import Registry
 from ._polling import PollPolicy, TaskState
-from ._preflight import Plan
+from ._preflight import Operation, Plan
 from ._request import ImageSource
 from ._result import ImageResult
 from ._retry import RetryPolicy
+from ._stream import Completed, ImageStream, StreamEvent
 from ._tasks import TaskHandle
 
 if TYPE_CHECKING:
@@ -133,6 +134,49 @@ class ImageClient(ClientBase):
         prompt, where the model makes them (``Capabilities.variations``)."""
         planned = self.plan("", operation="vary", reference_images=[image], **fields)
         return self._run(planned, timeout, on_progress, retry)
+
+    def stream(
+        self,
+        prompt: str,
+        *,
+        operation: Operation = "generate",
+        timeout: Timeout = CLIENT_DEFAULT,
+        retry: RetryPolicy | None = None,
+        **fields: Unpack[GenerateFields],
+    ) -> ImageStream:
+        """The events of a job as they happen (see :mod:`imagebridge._stream`): acceptance,
+        progress, partial images (``partial_images=N``) and, last, the result. Takes what
+        :meth:`plan` takes (``operation="edit"`` with ``reference_images=`` streams an edit);
+        the request is checked before anything is sent, here, not when iterated.
+
+            with client.stream("a red cube", partial_images=2) as events:
+                for event in events:
+                    ...
+        """
+        planned = self.plan(prompt, operation=operation, stream=True, **fields)
+        return ImageStream(self._stream_events(planned, timeout, retry))
+
+    def _stream_events(
+        self, planned: Plan, timeout: Timeout, retry: RetryPolicy | None
+    ) -> Generator[StreamEvent, None, None]:
+        results: list[ImageResult] = []
+        for flow in self._flows(planned):
+            offset = sum(len(result.images) for result in results)
+            steps = self._driver.steps(flow, self._job(timeout, retry=retry))
+            try:
+                while True:
+                    try:
+                        note = next(steps)
+                    except StopIteration as stop:
+                        results.append(stop.value)
+                        break
+                    yield self._event(note, planned, offset)
+            except ImageBridgeError as error:
+                self._keep_partial(error, planned, results)
+                raise
+            finally:
+                steps.close()
+        yield Completed(self._finish(results, planned))
 
     def submit(
         self,

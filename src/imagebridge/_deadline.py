@@ -59,12 +59,13 @@ T = TypeVar("T")
 async def bounded(
     seconds: float | None,
     slot: AbstractAsyncContextManager[Any],
-    request: httpx.Request,
+    request: httpx.Request | None,
     exchange: Callable[[], Awaitable[T]],
 ) -> T:
     """Run ``exchange`` (hand ``request`` to the HTTP client, read what comes back) within
-    ``slot`` and cancel it after ``seconds``, whatever the transport. A cancelled exchange
-    is the timeout httpx would have raised: a pool timeout while it waited for a slot
+    ``slot`` and cancel it after ``seconds``, whatever the transport (also: read the next
+    event of an open stream, with no request). A cancelled exchange is the timeout httpx
+    would have raised: a pool timeout while it waited for a slot
     (nothing was sent), a read timeout once the request was handed over."""
     if seconds is None:
         async with slot:

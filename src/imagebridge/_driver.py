@@ -2,30 +2,53 @@
 
 A driver runs one flow under one :class:`~imagebridge._jobs.Job`: it sends the requests
 the flow yields (credentials, retries and the deadline from
-:class:`~imagebridge._driver_base.DriverBase`), sleeps, and hands progress, acceptance, the
-result and any error to the job. Every reply is read streamed into ``max_response_bytes``
-(:mod:`imagebridge._reading`), and every exchange is bounded by the job's deadline on the
-wall clock: the sync driver through :mod:`imagebridge._deadline` (every socket operation
-gets at most the time left), the async one by cancelling the exchange at the deadline.
-Downloads of result images are :mod:`imagebridge._downloads`, which both drivers inherit.
+:class:`~imagebridge._driver_base.DriverBase`), sleeps, reads the events of a streamed reply
+one at a time, and hands progress, acceptance, partial images, the result and any error to
+the job. :meth:`SyncDriver.steps` (and its async twin) is that loop, handing each note (a
+:class:`~imagebridge.Progress`, an :class:`~imagebridge.Accepted` task, a
+:class:`~imagebridge.PartialImage`) to its consumer as it happens: ``stream()`` iterates it,
+and :meth:`SyncDriver.run` drains it into the job's progress callback, so ``generate()`` and
+``stream()`` are one path. Every reply is read streamed into ``max_response_bytes``
+(:mod:`imagebridge._reading`; an event stream as one body, :mod:`imagebridge._sse`), and
+every exchange and every event read is bounded by the job's deadline on the wall clock: the
+sync driver through :mod:`imagebridge._deadline` (every socket operation gets at most the
+time left), the async one by cancelling the read at the deadline. Closing a stream early
+closes the flow and its open reply (the connection is dropped, not left busy). Downloads of
+result images are :mod:`imagebridge._downloads`, which both drivers inherit.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
+from httpx_sse import ServerSentEvent
 
 from . import _deadline
 from ._downloads import AsyncDownloads, SyncDownloads
 from ._errors import APIConnectionError, ImageBridgeError
-from ._flow import Flow, Sleep
-from ._jobs import Job
+from ._flow import Flow, NextEvent, Sleep, Stream, is_event_stream
+from ._jobs import Job, Note
 from ._reading import aread_body, read_body
+from ._sse import aiter_events, iter_events
 
 T = TypeVar("T")
 
-__all__ = ["AsyncDriver", "SyncDriver"]
+__all__ = ["AsyncDriver", "Done", "SyncDriver"]
+
+#: What a flow is sent back: a reply, an event of the open stream, or None.
+_Reply = httpx.Response | ServerSentEvent | None
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[T]):
+    """The last step of :meth:`AsyncDriver.steps`: the flow's result (an async generator
+    cannot return one)."""
+
+    value: T
 
 
 class SyncDriver(SyncDownloads):
@@ -36,41 +59,82 @@ class SyncDriver(SyncDownloads):
         self._http = http
 
     def run(self, flow: Flow[T], job: Job) -> T:
-        """Run ``flow`` to its result under ``job``."""
-        reply: httpx.Response | None = None
+        """Run ``flow`` to its result under ``job``, its notes to the progress callback."""
+        steps = self.steps(flow, job)
+        while True:
+            try:
+                note = next(steps)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            self._report(note, job)
+
+    def steps(self, flow: Flow[T], job: Job) -> Generator[Note, None, T]:
+        """Run ``flow`` under ``job``, yielding its notes as they happen; return its result."""
+        reply: _Reply = None
         pending: ImageBridgeError | None = None
+        stream: httpx.Response | None = None
+        events: Iterator[ServerSentEvent] | None = None
         try:
             while True:
                 try:
-                    effect = flow.send(reply) if pending is None else flow.throw(pending)
+                    # An event goes back through the reply channel (see read_event()).
+                    sent = cast("httpx.Response | None", reply)
+                    effect = flow.send(sent) if pending is None else flow.throw(pending)
                 except StopIteration as stop:
                     return job.finished(stop.value)  # type: ignore[no-any-return]
                 reply, pending = None, None
-                if isinstance(effect, httpx.Request):
+                if isinstance(effect, httpx.Request | Stream):
+                    keep = isinstance(effect, Stream)
+                    request = effect.request if isinstance(effect, Stream) else effect
                     try:
-                        reply = self._send(effect, job)
+                        reply = self._send(request, job, keep_stream=keep)
                     except APIConnectionError as exc:
                         pending = exc
+                    else:
+                        if keep and is_event_stream(reply):
+                            if stream is not None:
+                                stream.close()
+                            stream = reply
+                            events = iter_events(reply, self._max_response_bytes, self.provider)
+                elif isinstance(effect, NextEvent):
+                    reply = None if events is None else self._next_event(events, job)
+                    if reply is None and stream is not None:
+                        stream.close()
+                        stream, events = None, None
                 elif isinstance(effect, Sleep):
                     self._clock.sleep(self._sleep_seconds(effect, job))
                 else:
-                    self._note(effect, job)
+                    yield job.note(effect)
         except ImageBridgeError as error:
             raise job.failed(error) from error.__cause__
         finally:
+            if stream is not None:
+                stream.close()
             flow.close()
 
-    def _send(self, request: httpx.Request, job: Job) -> httpx.Response:
+    def _next_event(self, events: Iterator[ServerSentEvent], job: Job) -> ServerSentEvent | None:
+        token = _deadline.io_deadline.set(self._io_deadline(job))
+        try:
+            return next(events, None)
+        except httpx.HTTPError as exc:
+            raise self._broken(exc, job) from exc
+        finally:
+            _deadline.io_deadline.reset(token)
+
+    def _send(
+        self, request: httpx.Request, job: Job, *, keep_stream: bool = False
+    ) -> httpx.Response:
         attempt = 0
         while True:
             self._prepare(request, job)
             token = _deadline.io_deadline.set(self._io_deadline(job))
             try:
                 response = self._http.send(request, stream=True)
-                try:
-                    read_body(response, self._max_response_bytes, self.provider)
-                finally:
-                    response.close()
+                if not (keep_stream and is_event_stream(response)):
+                    try:
+                        read_body(response, self._max_response_bytes, self.provider)
+                    finally:
+                        response.close()
             except httpx.HTTPError as exc:
                 delay = self._after_failure(request, exc, attempt, job)
             else:
@@ -100,37 +164,86 @@ class AsyncDriver(AsyncDownloads):
         self._http = http
 
     async def run(self, flow: Flow[T], job: Job) -> T:
-        """Run ``flow`` to its result under ``job``."""
-        reply: httpx.Response | None = None
+        """Run ``flow`` to its result under ``job``, its notes to the progress callback."""
+        async with contextlib.aclosing(self.steps(flow, job)) as steps:
+            async for step in steps:
+                if isinstance(step, Done):
+                    return step.value
+                self._report(step, job)
+        raise AssertionError("the steps of a flow end with Done")  # pragma: no cover
+
+    async def steps(self, flow: Flow[T], job: Job) -> AsyncGenerator[Note | Done[T], None]:
+        """Run ``flow`` under ``job``, yielding its notes as they happen and last its
+        result (:class:`Done`)."""
+        reply: _Reply = None
         pending: ImageBridgeError | None = None
+        stream: httpx.Response | None = None
+        events: AsyncIterator[ServerSentEvent] | None = None
         try:
             while True:
                 try:
-                    effect = flow.send(reply) if pending is None else flow.throw(pending)
+                    sent = cast("httpx.Response | None", reply)
+                    effect = flow.send(sent) if pending is None else flow.throw(pending)
                 except StopIteration as stop:
-                    return job.finished(stop.value)  # type: ignore[no-any-return]
+                    yield Done(job.finished(stop.value))
+                    return
                 reply, pending = None, None
-                if isinstance(effect, httpx.Request):
+                if isinstance(effect, httpx.Request | Stream):
+                    keep = isinstance(effect, Stream)
+                    request = effect.request if isinstance(effect, Stream) else effect
                     try:
-                        reply = await self._send(effect, job)
+                        reply = await self._send(request, job, keep_stream=keep)
                     except APIConnectionError as exc:
                         pending = exc
+                    else:
+                        if keep and is_event_stream(reply):
+                            if stream is not None:
+                                await stream.aclose()
+                            stream = reply
+                            events = aiter_events(reply, self._max_response_bytes, self.provider)
+                elif isinstance(effect, NextEvent):
+                    reply = None if events is None else await self._next_event(events, job)
+                    if reply is None and stream is not None:
+                        await stream.aclose()
+                        stream, events = None, None
                 elif isinstance(effect, Sleep):
                     await self._clock.asleep(self._sleep_seconds(effect, job))
                 else:
-                    self._note(effect, job)
+                    yield job.note(effect)
         except ImageBridgeError as error:
             raise job.failed(error) from error.__cause__
         finally:
+            if stream is not None:
+                await stream.aclose()
             flow.close()
 
-    async def _send(self, request: httpx.Request, job: Job) -> httpx.Response:
+    async def _next_event(
+        self, events: AsyncIterator[ServerSentEvent], job: Job
+    ) -> ServerSentEvent | None:
+        token = _deadline.io_deadline.set(self._io_deadline(job))
+        try:
+            left = self._left(job)
+            if left is not None and left <= 0:
+                raise self._timeout(job)
+            next_event = events.__anext__
+            return await _deadline.bounded(left, contextlib.nullcontext(), None, next_event)
+        except StopAsyncIteration:
+            return None
+        except httpx.HTTPError as exc:
+            raise self._broken(exc, job) from exc
+        finally:
+            _deadline.io_deadline.reset(token)
+
+    async def _send(
+        self, request: httpx.Request, job: Job, *, keep_stream: bool = False
+    ) -> httpx.Response:
         async def exchange() -> httpx.Response:
             response = await self._http.send(request, stream=True)
-            try:
-                await aread_body(response, self._max_response_bytes, self.provider)
-            finally:
-                await response.aclose()
+            if not (keep_stream and is_event_stream(response)):
+                try:
+                    await aread_body(response, self._max_response_bytes, self.provider)
+                finally:
+                    await response.aclose()
             return response
 
         attempt = 0

@@ -24,10 +24,11 @@ from ._errors import (
     APIConnectionError,
     ImageBridgeError,
     ImageTimeoutError,
+    StreamInterruptedError,
     SubmitOutcomeUnknownError,
 )
-from ._flow import Accepted, Progress, Sleep
-from ._jobs import Job, Limits
+from ._flow import Accepted, PartialImage, Progress, Sleep
+from ._jobs import Job, Limits, Note
 from ._redact import Redactor
 from ._retry import RetryPolicy, is_idempotent
 
@@ -225,11 +226,29 @@ class DriverBase:
             return remaining - _LAST_ATTEMPT
         raise self._timeout(job)
 
-    def _note(self, effect: Progress | Accepted, job: Job) -> None:
-        if isinstance(effect, Accepted):
-            effect = job.accepted(effect.task)
-        if job.on_progress is not None:
-            job.on_progress(effect)
+    def _report(self, note: Note, job: Job) -> None:
+        """A note of a flow run without a consumer (``generate()``): progress goes to the
+        job's callback, acceptance as a ``queued`` report; partial images are only
+        delivered by ``stream()`` (pre-flight refuses ``partial_images`` elsewhere)."""
+        callback = job.on_progress
+        if callback is None or isinstance(note, PartialImage):
+            return
+        if isinstance(note, Accepted):
+            note = Progress("queued", task_id=note.task.task_id, provider=self.provider)
+        callback(note)
+
+    def _broken(self, exc: httpx.HTTPError, job: Limits) -> ImageBridgeError:
+        """The error for an event stream that broke off: the deadline's, or a
+        :class:`~imagebridge.StreamInterruptedError` (never re-sent: the provider was
+        making the image)."""
+        if job.deadline is not None and self._clock.monotonic() >= job.deadline:
+            return self._timeout(job)
+        detail = self._redactor.text(str(exc)) or type(exc).__name__
+        return StreamInterruptedError(
+            f"the event stream from {self.provider} broke off ({detail}); the image was being"
+            " made and was not requested again (that could pay twice)",
+            provider=self.provider,
+        )
 
 
 def _min(a: float | None, b: float) -> float:

@@ -39,6 +39,7 @@ from ._redact import Redactor, cut
 from ._tasks import TaskHandle
 
 if TYPE_CHECKING:
+    from ._flow import PartialImage
     from ._result import ImageResult
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "ProviderError",
     "RateLimitError",
     "ServerError",
+    "StreamInterruptedError",
     "SubmitOutcomeUnknownError",
     "TaskFailedError",
 ]
@@ -70,6 +72,8 @@ class ImageBridgeError(Exception):
     task: TaskHandle | None = None
     #: When a request split into several calls failed part-way, the images already made.
     partial: ImageResult | None = None
+    #: When a stream failed after partial images arrived, the last (most complete) of them.
+    last_partial: PartialImage | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -232,6 +236,15 @@ class SubmitOutcomeUnknownError(APIConnectionError):
 
     The task may exist. It is not sent again (that could pay twice); check the provider's
     dashboard or task list before retrying.
+    """
+
+
+class StreamInterruptedError(SubmitOutcomeUnknownError):
+    """A streamed reply broke off, or ended, before its last image was complete.
+
+    The provider was making the image (and may bill it): it is not requested again. What
+    arrived is kept: ``last_partial`` (the most complete partial image, if any) and
+    ``partial`` (the images of earlier calls of a split request).
     """
 
 

@@ -9,8 +9,11 @@ decides what acceptance, a result and a failure mean for the task:
   anything waits on it;
 * :meth:`Job.finished`: the task is attached to the result, inline images are counted
   against ``max_download_bytes`` like downloads, and the task is marked fetched;
+* :meth:`Job.partial`: a streamed partial image is counted against ``max_download_bytes``
+  and kept (the last one only: each is more complete than the one before) for the error of
+  a stream that breaks later;
 * :meth:`Job.failed`: the task goes on the error (so it stays resumable), a task that itself
-  failed is marked failed, and no secret is left in the error.
+  failed is marked failed, the last partial image goes on it, and no secret is left in it.
 
 :class:`TaskRecorder` is the only writer of the task journal; the client owns it and every
 job of that client shares it (:class:`JobSettings`). No I/O here but the journal's own.
@@ -30,7 +33,7 @@ from ._errors import (
     InsufficientBalanceError,
     TaskFailedError,
 )
-from ._flow import Progress, ProgressCallback
+from ._flow import Accepted, PartialImage, Progress, ProgressCallback
 from ._journal import JournalEntry, JournalState, TaskJournal
 from ._reading import too_large
 from ._redact import Redactor
@@ -38,9 +41,11 @@ from ._result import ImageResult
 from ._retry import RetryPolicy
 from ._tasks import TaskHandle
 
-__all__ = ["Job", "JobSettings", "Limits", "TaskRecorder"]
+__all__ = ["Job", "JobSettings", "Limits", "Note", "TaskRecorder"]
 
 T = TypeVar("T")
+#: What a running flow tells its consumer (the effects that need no I/O).
+Note = Progress | Accepted | PartialImage
 logger = logging.getLogger("imagebridge")
 
 
@@ -124,7 +129,7 @@ class Limits:
 class Job(Limits):
     """One running flow: its limits, its progress callback and, once accepted, its task."""
 
-    __slots__ = ("label", "on_progress", "settings", "task")
+    __slots__ = ("label", "last_partial", "on_progress", "settings", "task")
 
     def __init__(
         self,
@@ -143,12 +148,26 @@ class Job(Limits):
         self.task = task
         #: The journal label of a task this job will submit (batch items).
         self.label = label
+        self.last_partial: PartialImage | None = None
 
-    def accepted(self, task: TaskHandle) -> Progress:
-        """The provider accepted ``task``: journal it now; the progress report to give."""
+    def note(self, effect: Note) -> Note:
+        """What the flow reported, once the job has done its part (journal, bounds)."""
+        if isinstance(effect, Accepted):
+            self.accepted(effect.task)
+        elif isinstance(effect, PartialImage):
+            self.partial(effect)
+        return effect
+
+    def accepted(self, task: TaskHandle) -> None:
+        """The provider accepted ``task``: journal it now, before anything waits on it."""
         self.task = task
         self.settings.recorder.accepted(task, self.label)
-        return Progress("queued", task_id=task.task_id, provider=self.settings.provider)
+
+    def partial(self, event: PartialImage) -> PartialImage:
+        """A partial image arrived: bounded like a result image, and kept for errors."""
+        self._check_size(event.image.inline_size(), f"partial image {event.index}")
+        self.last_partial = event
+        return event
 
     def finished(self, value: T) -> T:
         """A flow's result, with its task attached and journaled as fetched."""
@@ -166,6 +185,8 @@ class Job(Limits):
     def failed(self, error: ImageBridgeError) -> ImageBridgeError:
         """Keep the task on the error and make sure no secret is in it."""
         redactor = self.settings.redactor
+        if error.last_partial is None:
+            error.last_partial = self.last_partial
         task = self.task
         if task is not None:
             error.task = task
@@ -180,13 +201,13 @@ class Job(Limits):
     def check_inline(self, result: ImageResult) -> None:
         """Count each inline image (base64, ``data:`` URLs, bytes) against
         ``max_download_bytes`` as a download would be, without decoding it."""
-        limit = self.settings.max_download_bytes
-        if limit is None:
-            return
         for index, image in enumerate(result.images):
-            size = image.inline_size()
-            if size is not None and size > limit:
-                raise too_large(self.settings.provider, f"inline image {index}", limit, "download")
+            self._check_size(image.inline_size(), f"inline image {index}")
+
+    def _check_size(self, size: int | None, what: str) -> None:
+        limit = self.settings.max_download_bytes
+        if limit is not None and size is not None and size > limit:
+            raise too_large(self.settings.provider, what, limit, "download")
 
 
 def _task_ended(error: ImageBridgeError) -> bool:

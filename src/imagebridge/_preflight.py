@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from ._capabilities import ANY, Capabilities
+from ._capabilities import ANY, Capabilities, takes
 from ._errors import InvalidRequestError, Problem
 from ._inputs import ImageInput
 from ._request import OPTION_FIELDS, ImageRequest, problems_from_validation
@@ -47,6 +47,9 @@ class Plan:
     batches: tuple[int, ...] = (1,)
     options: BaseModel | None = None
     warnings: tuple[ImageWarning, ...] = field(default_factory=tuple)
+    #: The caller takes the reply as events (``stream()``): an adapter whose model streams
+    #: (``Capabilities.streaming``) asks for a streamed reply.
+    stream: bool = False
 
     def for_batch(self, n: int) -> Plan:
         return self if n == self.n else dataclasses.replace(self, n=n)
@@ -61,10 +64,21 @@ def plan(
     capabilities: Capabilities,
     options_model: type[BaseModel] | None = None,
     extra_problems: Iterable[Problem] = (),
+    stream: bool = False,
 ) -> Plan:
-    """Check ``request`` against ``capabilities``; return the plan or raise with every problem."""
+    """Check ``request`` against ``capabilities``; return the plan or raise with every problem.
+    ``stream``: the caller takes the reply as events (``stream()``)."""
     caps = capabilities
     problems: list[Problem] = list(extra_problems)
+    if request.partial_images is not None and not stream:
+        problems.append(
+            Problem(
+                "partial_images",
+                request.partial_images,
+                "partial images are delivered by stream(); generate() and edit() return the"
+                " final images only",
+            )
+        )
     warnings: list[ImageWarning] = []
     if not caps.known:
         warnings.append(
@@ -103,6 +117,7 @@ def plan(
         batches=batches,
         options=options,
         warnings=tuple(warnings),
+        stream=stream,
     )
 
 
@@ -232,10 +247,14 @@ def _options(
         if value is None:
             continue
         allowed = getattr(caps, spec.capability or "")
-        if allowed is None or allowed is False:
+        if not takes(allowed):
             problems.append(Problem(spec.name, value, spec.unsupported(model)))
         elif isinstance(allowed, tuple) and value not in allowed and ANY not in allowed:
             problems.append(Problem(spec.name, value, f"not a value {model} accepts", allowed))
+        elif type(allowed) is int and value > allowed:
+            problems.append(
+                Problem(spec.name, value, f"{model} makes at most {allowed}", f"0..{allowed}")
+            )
     # Rules between fields.
     if request.output_compression is not None and request.output_format == "png":
         problems.append(

@@ -94,6 +94,14 @@ class Body(_Meter):
         self.parts = []
 
 
+class StreamMeter(_Meter):
+    """An event stream's bytes, counted as they are parsed (:mod:`imagebridge._sse`)."""
+
+    __slots__ = ()
+    what = "the event stream"
+    kind = "response"
+
+
 def read_body(response: httpx.Response, limit: int | None, provider: str) -> None:
     """``response.read()``, bounded (the response must have been sent with ``stream=True``)."""
     body = Body(response, limit, provider)

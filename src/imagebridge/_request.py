@@ -209,6 +209,19 @@ class ImageRequest(BaseModel):
             probe="user-1",
         ),
     ] = None
+    partial_images: Annotated[
+        int | None,
+        Canonical(
+            "option",
+            "Partial images streamed before each final one (stream() only).",
+            capability="max_partial_images",
+            unsupported="does not stream partial images",
+            flags=("--partials",),
+            metavar="N",
+            probe=1,
+        ),
+        Field(ge=0, strict=True),
+    ] = None
     provider_options: Annotated[
         dict[str, dict[str, Any]],
         Canonical("namespaced", "Options only one provider has, by provider name."),
@@ -295,6 +308,7 @@ class ImageOptions(TypedDict, total=False):
     moderation: Moderation | None
     style: str | None
     user: str | None
+    partial_images: int | None
     provider_options: Mapping[str, Mapping[str, Any]]
 
 

@@ -22,6 +22,8 @@ not support is skipped as broken. See ``docs/plugins.md`` for the walk-through a
 
 from __future__ import annotations
 
+from httpx_sse import ServerSentEvent
+
 from ._adapter import ADAPTER_API_VERSION, Adapter
 from ._body import InlineImage, json_request
 from ._capabilities import ANY, Capabilities, CapabilityChanges
@@ -38,9 +40,21 @@ from ._errors import (
     ProviderError,
     RateLimitError,
     ServerError,
+    StreamInterruptedError,
     TaskFailedError,
 )
-from ._flow import Accepted, Effect, Flow, Progress, Sleep
+from ._flow import (
+    NEXT_EVENT,
+    Accepted,
+    Effect,
+    Flow,
+    PartialImage,
+    Progress,
+    Sleep,
+    Stream,
+    is_event_stream,
+    read_event,
+)
 from ._imageinfo import extension_of, image_size, sniff_media_type
 from ._inputs import ImageInput
 from ._polling import PollPolicy, TaskPhase, TaskState, poll_task
@@ -69,6 +83,7 @@ __all__ = [
     "ANY",
     "COMMON_ERROR_CODES",
     "IDEMPOTENT",
+    "NEXT_EVENT",
     "RESOLUTIONS",
     "WARNING_CODES",
     "Accepted",
@@ -91,6 +106,7 @@ __all__ = [
     "InvalidRequestError",
     "NotFoundError",
     "Operation",
+    "PartialImage",
     "PermissionDeniedError",
     "Plan",
     "PollPolicy",
@@ -99,8 +115,11 @@ __all__ = [
     "ProviderError",
     "RateLimitError",
     "ServerError",
+    "ServerSentEvent",
     "Size",
     "Sleep",
+    "Stream",
+    "StreamInterruptedError",
     "TaskFailedError",
     "TaskHandle",
     "TaskPhase",
@@ -112,10 +131,12 @@ __all__ = [
     "error_from_task",
     "extension_of",
     "image_size",
+    "is_event_stream",
     "json_request",
     "parse_retry_after",
     "parse_size",
     "poll_task",
+    "read_event",
     "size_table",
     "sniff_media_type",
 ]

@@ -42,6 +42,8 @@ TYPE_ONLY_BACK_EDGES = {
     # errors. The annotation needs the type, nothing at run time does (httpx's exceptions
     # and models are tied the same way).
     ("imagebridge._errors", "imagebridge._result"),
+    # Likewise the last partial image of a stream that broke (error.last_partial).
+    ("imagebridge._errors", "imagebridge._flow"),
 }
 
 
