@@ -29,6 +29,7 @@ SECTIONS: dict[str, str] = {
     "large": "._large",
     "references": "._references",
     "imports": "._imports",
+    "streaming": "._streaming",
 }
 
 _PACKAGES = ("imagebridge", "httpx", "httpx2", "openai", "pydantic", "aiohttp", "httpx-aiohttp")

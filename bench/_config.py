@@ -48,6 +48,18 @@ class Settings:
     # 7. imports and first call
     import_repeats: int
     first_call_repeats: int
+    # 8. streaming: time to the first partial image (emulator), memory (noise images)
+    stream_delay: float
+    stream_size: str
+    stream_partials: int
+    stream_rounds: int
+    stream_batch: int
+    stream_warmup: int
+    stream_memory_size: str
+    stream_memory_delay: float
+    stream_memory_rounds: int
+    stream_memory_calls: int
+    stream_memory_repeats: int
 
     @property
     def litellm_python(self) -> str | None:
@@ -80,6 +92,17 @@ FULL = Settings(
     reference_rounds=2,
     import_repeats=8,
     first_call_repeats=3,
+    stream_delay=0.005,
+    stream_size="1024x1024",
+    stream_partials=2,
+    stream_rounds=20,
+    stream_batch=5,
+    stream_warmup=3,
+    stream_memory_size="1536x1024",
+    stream_memory_delay=0.005,
+    stream_memory_rounds=2,
+    stream_memory_calls=1,
+    stream_memory_repeats=3,
 )
 
 QUICK = Settings(
@@ -107,4 +130,15 @@ QUICK = Settings(
     reference_rounds=1,
     import_repeats=1,
     first_call_repeats=1,
+    stream_delay=0.005,
+    stream_size="1024x1024",
+    stream_partials=2,
+    stream_rounds=2,
+    stream_batch=2,
+    stream_warmup=1,
+    stream_memory_size="1024x1024",
+    stream_memory_delay=0.0,
+    stream_memory_rounds=1,
+    stream_memory_calls=1,
+    stream_memory_repeats=2,
 )

@@ -101,9 +101,15 @@ class Server:
 
 @contextmanager
 def emulator(
-    dialect: str = "openai", task_duration: float = 3.0, blob_bytes: int = 0
+    dialect: str = "openai",
+    task_duration: float = 3.0,
+    blob_bytes: int = 0,
+    *,
+    stream_delay: float = 0.02,
+    noise_stream: str = "",
 ) -> Iterator[Server]:
-    """Start the emulator in its own process on a free 127.0.0.1 port; always stop it."""
+    """Start the emulator in its own process on a free 127.0.0.1 port; always stop it.
+    (``blob_bytes``, ``stream_delay`` and ``noise_stream``: see ``bench/_server.py``.)"""
     argv = [
         sys.executable,
         "-m",
@@ -114,6 +120,10 @@ def emulator(
         str(task_duration),
         "--blob-bytes",
         str(blob_bytes),
+        "--stream-delay",
+        str(stream_delay),
+        "--noise-stream",
+        noise_stream,
     ]
     process = subprocess.Popen(  # noqa: S603 (argv is built by the bench itself)
         argv,

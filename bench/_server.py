@@ -6,7 +6,10 @@ serves, beside the emulator's routes, a 4K-class PNG of random pixels (about N b
 incompressible) at ``/bench/blob.png`` and a one-route OpenAI-Images provider at
 ``/bench/v1/images/generations`` whose URL result points at it: the emulator's own 4K images
 are solid fills that compress to ~100 KB, too small to tell a streamed download from a
-buffered one.
+buffered one. With ``--noise-stream WxH`` it serves an OpenAI-Images provider of
+incompressible WxH images at ``/bench/stream/v1`` that streams them as the spec's server-sent
+events (``bench/_noise_stream.py``); ``--stream-delay`` is the pause before each streamed
+event, there and in the emulator's openai dialect.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import uvicorn
 from PIL import Image
 
 from imagebridge._emulator import EmulatorConfig, create_app
+
+from ._noise_stream import with_noise_stream
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -102,11 +107,20 @@ def main() -> None:
     parser.add_argument("--dialect", default="openai")
     parser.add_argument("--task-duration", type=float, default=3.0)
     parser.add_argument("--blob-bytes", type=int, default=0)
+    parser.add_argument("--stream-delay", type=float, default=0.02)
+    parser.add_argument("--noise-stream", metavar="WxH", default="")
     options = parser.parse_args()
-    config = EmulatorConfig(task_duration=options.task_duration, default_dialect=options.dialect)
+    config = EmulatorConfig(
+        task_duration=options.task_duration,
+        default_dialect=options.dialect,
+        stream_delay=options.stream_delay,
+    )
     app: ASGIApp = create_app(config)
     if options.blob_bytes > 0:
         app = with_blob(app, noise_png(options.blob_bytes))
+    if options.noise_stream:
+        width, _, height = options.noise_stream.partition("x")
+        app = with_noise_stream(app, int(width), int(height), options.stream_delay)
     # IPPROTO_TCP explicitly, as EmulatorServer does: asyncio then sets TCP_NODELAY on
     # accepted sockets (without it keep-alive requests can stall on Nagle + delayed ACK).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

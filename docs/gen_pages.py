@@ -10,10 +10,10 @@ adapter's options model. A provider added by a plugin gets its page on the next 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from imagebridge import Capabilities, default_registry
+from imagebridge import Capabilities, Registry, default_registry
 from imagebridge._fields import FieldSpec
 from imagebridge._request import FIELDS, OPTION_FIELDS
 from imagebridge.adapter import ANY, Adapter
@@ -40,7 +40,24 @@ def _option(caps: Capabilities, spec: FieldSpec) -> str:
             if allowed
             else "not supported"
         )
+    if isinstance(allowed, int):  # a count: the most the model takes (partial_images)
+        suffix = ", with `stream()`" if spec.name == "partial_images" else ""
+        return f"0-{allowed}{suffix}" if allowed > 0 else "not supported"
     return _values(allowed)
+
+
+def _streaming(caps: Capabilities) -> str:
+    """What ``stream()`` gives with this model (see docs/concepts/streaming.md)."""
+    if caps.streaming:
+        partials = (
+            f", with up to {caps.max_partial_images} partial images before each final one"
+            if caps.max_partial_images > 0
+            else " (no partial images)"
+        )
+        return f"yes: the reply comes as server-sent events{partials}"
+    if caps.async_tasks:
+        return "progress: `stream()` reports the task's acceptance and each poll's status"
+    return "no: `stream()` reports progress, then the whole result"
 
 
 def _sizes(caps: Capabilities) -> str:
@@ -100,6 +117,7 @@ def _model_section(caps: Capabilities) -> list[str]:
         ("input images", inputs),
         ("variations", "yes (`vary()`)" if caps.variations else "no"),
         ("asynchronous tasks", "yes (`submit()` / `wait()`)" if caps.async_tasks else "no"),
+        ("[streaming](../concepts/streaming.md)", _streaming(caps)),
     ]
     lines = ["", f"### `{caps.model}`", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in rows]
@@ -208,8 +226,8 @@ def index_page() -> str:
         "",
         "The providers that ship with imagebridge, generated from their adapters' declarations.",
         "",
-        "| provider | description | default model | async tasks | edits |",
-        "|---|---|---|---|---|",
+        "| provider | description | default model | async tasks | edits | partial images |",
+        "|---|---|---|---|---|---|",
     ]
     for name in builtin_providers():
         adapter_cls = registry.adapters[name]
@@ -217,9 +235,47 @@ def index_page() -> str:
         caps = registry.capabilities(adapter, adapter_cls.default_model)
         lines.append(
             f"| [{name}]({name}.md) | {adapter_cls.description} | `{adapter_cls.default_model}`"
-            f" | {'yes' if caps.async_tasks else 'no'} | {'yes' if caps.edits else 'no'} |"
+            f" | {'yes' if caps.async_tasks else 'no'} | {'yes' if caps.edits else 'no'}"
+            f" | {_streaming_models(registry, adapter, adapter_cls.models)} |"
         )
+    lines += [
+        "",
+        "Every provider's client has `stream()`: partial images where a model streams them,"
+        " progress from the polls of a task dialect ([streaming](../concepts/streaming.md)).",
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _streaming_models(registry: Registry, adapter: Adapter, models: Sequence[str]) -> str:
+    """How many of a provider's known models stream partial images, and up to how many."""
+    counts = [registry.capabilities(adapter, model).max_partial_images for model in models]
+    streaming = [count for count in counts if count > 0]
+    if not streaming:
+        return "no"
+    return f"{len(streaming)} of {len(counts)} models (up to {max(streaming)})"
+
+
+def scenarios_page() -> str:
+    """The conformance kit's scenario table (``python -m imagebridge.testing scenarios``)."""
+    from imagebridge.testing._scenario_table import scenarios_markdown
+
+    return "\n".join(
+        [
+            "# Conformance scenarios",
+            "",
+            "Generated from `imagebridge.testing.SCENARIOS` (`python -m imagebridge.testing"
+            " scenarios` prints the same). Each scenario makes one call with the prompt"
+            " `a red cube on a white table`, followed by its marker; the imagebridge emulator"
+            " understands the default markers. A fake server (or a test endpoint) records a"
+            " scenario by answering as the last column says, in the provider's own codes:"
+            " give them with `--marker SCENARIO=MARKER` or `[hints.SCENARIO] marker = ...` in"
+            " `tests/imagebridge-record.toml` ([recording](../plugins.md#recording-cassettes)).",
+            "A recording whose error code the adapter's `error_codes` do not map to the"
+            " scenario's class is refused.",
+            "",
+            scenarios_markdown(),
+        ]
+    )
 
 
 def main() -> None:
@@ -230,6 +286,8 @@ def main() -> None:
     for name in builtin_providers():
         with mkdocs_gen_files.open(f"providers/{name}.md", "w") as handle:
             handle.write(provider_page(name))
+    with mkdocs_gen_files.open("reference/scenarios.md", "w") as handle:
+        handle.write(scenarios_page())
 
 
 if __name__ in ("__main__", "<run_path>"):

@@ -30,23 +30,21 @@ from imagebridge.adapter import (
     ImageResult,
     InlineImage,
     Operation,
-    PartialImage,
     Plan,
     Problem,
     Progress,
-    ServerSentEvent,
     Stream,
-    StreamInterruptedError,
     Usage,
     extension_of,
     is_event_stream,
     json_request,
-    read_event,
     sniff_media_type,
 )
 
+from ._openai_stream import read_stream
+
 #: The canonical options each request of the dialect takes, by the spec's schema.
-#: CreateImageRequest: all of them.
+#: CreateImageRequest: all of them (``partial_images`` with ``stream``, as in edits).
 GENERATION_FIELDS = frozenset(
     {
         "quality",
@@ -59,22 +57,10 @@ GENERATION_FIELDS = frozenset(
         "partial_images",
     }
 )
-#: CreateImageEditRequest (multipart) has no ``moderation`` and no ``style``.
-MULTIPART_EDIT_FIELDS = frozenset(
-    {"quality", "output_format", "output_compression", "background", "user", "partial_images"}
-)
 #: EditImageBodyJsonParam (JSON edits) has ``moderation`` but no ``style``.
-JSON_EDIT_FIELDS = frozenset(
-    {
-        "quality",
-        "output_format",
-        "output_compression",
-        "background",
-        "moderation",
-        "user",
-        "partial_images",
-    }
-)
+JSON_EDIT_FIELDS = GENERATION_FIELDS - {"style"}
+#: CreateImageEditRequest (multipart) has no ``moderation`` and no ``style``.
+MULTIPART_EDIT_FIELDS = JSON_EDIT_FIELDS - {"moderation"}
 #: CreateImageVariationRequest: ``user`` only (the core refuses the rest for every provider).
 VARIATION_FIELDS = frozenset({"user"})
 #: EditImageBodyJsonParam.size: JSON edits take these sizes only.
@@ -181,60 +167,7 @@ class OpenAIImagesAdapter(Adapter):
         if not is_event_stream(response):
             # An error, or a server that answered the whole reply at once.
             return self.result(response, plan)
-        return (yield from self.events(response, plan))
-
-    def events(self, response: httpx.Response, plan: Plan) -> Flow[ImageResult]:
-        """The spec's ImageGenStreamEvent / ImageEditStreamEvent: for each image in turn,
-        its ``*.partial_image`` events, then one ``*.completed`` with its usage. Event
-        types the spec does not have yet are skipped; an ``error`` is raised as the
-        provider's error."""
-        yield Progress("running", provider=self.name)
-        images: list[GeneratedImage] = []
-        completed: list[Mapping[str, Any]] = []
-        usage: Usage | None = None
-        seen = 0
-        while (event := (yield from read_event())) is not None:
-            seen += 1
-            data = self.event_data(response, event)
-            kind = str(data.get("type") or event.event)
-            if event.event == "error" or "error" in data:
-                raise self.error(_as_reply(response, event))
-            if kind.endswith(".partial_image"):
-                if not has_image(data):
-                    raise self.unexpected(response, f"a {kind} event has no b64_json string")
-                index = data.get("partial_image_index")
-                yield PartialImage(
-                    index=index if isinstance(index, int) else 0,
-                    image=self.image(data),
-                    image_index=len(images),
-                )
-            elif kind.endswith(".completed"):
-                if not has_image(data):
-                    raise self.unexpected(response, f"a {kind} event has no b64_json string")
-                images.append(self.image(data))
-                completed.append({k: v for k, v in data.items() if k != "b64_json"})
-                event_usage = Usage.from_dict(data.get("usage"))
-                if event_usage is not None:
-                    usage = event_usage if usage is None else usage + event_usage
-        if not images:
-            raise StreamInterruptedError(
-                f"the event stream from {self.name} ended after {seen} event(s) without a"
-                " completed image; it was not requested again (that could pay twice)",
-                provider=self.name,
-            )
-        created = completed[0].get("created_at")
-        return ImageResult(
-            images=images,
-            provider=self.name,
-            model=plan.model,
-            created=created if isinstance(created, int) else None,
-            usage=usage,
-            raw=completed,
-        )
-
-    def event_data(self, response: httpx.Response, event: ServerSentEvent) -> Mapping[str, Any]:
-        """An event's JSON object (through the library's bounded decoder, as replies)."""
-        return self.mapping(_as_reply(response, event))
+        return (yield from read_stream(self, self.image, response, plan))
 
     def multipart_edit_request(self, plan: Plan) -> httpx.Request:
         """An edit of uploaded files: ``image`` or ``image[]``, and ``mask``."""
@@ -493,17 +426,6 @@ def _form_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _as_reply(response: httpx.Response, event: ServerSentEvent) -> httpx.Response:
-    """One event's data as a JSON reply of the stream's status, for the dialect's JSON and
-    error readers."""
-    return httpx.Response(
-        response.status_code,
-        headers={"content-type": "application/json"},
-        content=event.data.encode(),
-        request=response.request,
-    )
 
 
 def _without_base64(body: Mapping[str, Any], items: list[Any]) -> Mapping[str, Any]:

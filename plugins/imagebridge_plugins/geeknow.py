@@ -19,7 +19,12 @@ from pydantic import BaseModel, ConfigDict
 from imagebridge import ImageRequest, hookimpl
 from imagebridge.adapter import ANY, Adapter, Capabilities, Operation, Plan, Problem
 
-from ._openai_images import MULTIPART_EDIT_FIELDS, OpenAIImagesAdapter, wire_problems
+from ._openai_images import (
+    GENERATION_FIELDS,
+    MULTIPART_EDIT_FIELDS,
+    OpenAIImagesAdapter,
+    wire_problems,
+)
 from .openai import (
     DALL_E,
     GPT_IMAGE_1_FAMILY,
@@ -56,8 +61,10 @@ class GeeknowAdapter(OpenAIImagesAdapter):
     default_model = "gpt-image-1"
     models = (*GPT_IMAGE_1_FAMILY, GPT_IMAGE_2, *DALL_E)
     options_model = GeeknowOptions
+    # geeknow's documentation describes no streaming (docs/dialects/geeknow.md): no
+    # partial_images, and no model declares Capabilities.streaming.
     wire_fields: ClassVar[Mapping[str, str]] = {
-        **OpenAIImagesAdapter.wire_fields,
+        **{k: v for k, v in OpenAIImagesAdapter.wire_fields.items() if k != "partial_images"},
         "style": "`style` (forwarded to the upstream as given)",
         "provider_options.geeknow.response_format": "`response_format` (`url` or `b64_json`)",
         "provider_options.geeknow.watermark": "`watermark` (sent only when set; `false` is"
@@ -65,7 +72,10 @@ class GeeknowAdapter(OpenAIImagesAdapter):
     }
     #: The gateway forwards ``style`` in edits too (docs/dialects/geeknow.md, 'Requests');
     #: its upstream's multipart edit has no ``moderation``, and there are no JSON edits.
-    multipart_edit_fields: ClassVar[frozenset[str]] = MULTIPART_EDIT_FIELDS | {"style"}
+    generation_fields: ClassVar[frozenset[str]] = GENERATION_FIELDS - {"partial_images"}
+    multipart_edit_fields: ClassVar[frozenset[str]] = (MULTIPART_EDIT_FIELDS | {"style"}) - {
+        "partial_images"
+    }
     json_edit_fields: ClassVar[frozenset[str]] = frozenset()
 
     def capabilities(self, model: str) -> Capabilities:

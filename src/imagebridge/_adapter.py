@@ -39,8 +39,24 @@ ADAPTER_API_VERSION = 1
 class Adapter:
     """Subclass this to add a provider. Class attributes describe it; methods translate.
 
-    Required: ``name``, ``capabilities()`` and ``generate()``. Providers that edit override
-    ``edit()``; providers with asynchronous tasks override ``submit()`` and ``wait()``.
+    Every adapter sets ``name`` and implements :meth:`capabilities`. Then, by dialect:
+
+    * **One request, images in the reply**: :meth:`generate` (and :meth:`edit`,
+      :meth:`vary` where the models do them) yields the request and parses the reply.
+    * **Asynchronous tasks**: :meth:`submit` sends the task and must ``yield Accepted(task)``
+      as soon as the provider answered with an id (that journals it and puts the id on every
+      later error: without it a timeout loses a paid image); :meth:`poll_request`,
+      :meth:`read_task` (status -> :class:`~imagebridge.TaskState` phase) and
+      :meth:`collect` finish it through the shared polling engine; :meth:`generate` is
+      ``handle = yield from self.submit(plan)`` then ``return (yield from self.wait(handle))``.
+    * **Streamed replies**: yield :class:`~imagebridge.adapter.Stream` instead of the
+      request, read events with :func:`~imagebridge.adapter.read_event` and yield a
+      :class:`~imagebridge.PartialImage` for each partial image (declare
+      ``Capabilities.streaming`` and ``max_partial_images``).
+
+    Error replies are mapped by :meth:`error` from the common shapes (``{"error": {...}}``
+    and the like) and ``error_codes``; a provider whose error body has another shape
+    overrides :meth:`error`.
     """
 
     #: The provider name users pass (``ImageClient("name")``); also the env-var prefix.

@@ -313,9 +313,11 @@ class ClientBase:
     def _keep_partial(
         self, error: ImageBridgeError, planned: Plan, done: Sequence[ImageResult]
     ) -> None:
-        """Attach the images of the calls that finished before one of a split request failed."""
-        if done:
-            error.partial = self._finish(done, planned)
+        """Attach the images of the calls that finished before one of a split request failed,
+        and those the failed call had completed (a stream that broke after some)."""
+        made = [*done, *([error.partial] if error.partial is not None else [])]
+        if made:
+            error.partial = self._finish(made, planned)
             error.scrub(self._redactor)
 
     def _event(self, note: Note, planned: Plan, offset: int) -> StreamEvent:

@@ -12,7 +12,9 @@ and :meth:`SyncDriver.run` drains it into the job's progress callback, so ``gene
 (:mod:`imagebridge._reading`; an event stream as one body, :mod:`imagebridge._sse`), and
 every exchange and every event read is bounded by the job's deadline on the wall clock: the
 sync driver through :mod:`imagebridge._deadline` (every socket operation gets at most the
-time left), the async one by cancelling the read at the deadline. Closing a stream early
+time left), the async one by cancelling the read at the deadline; a stream that breaks is
+thrown into the flow (:class:`~imagebridge.StreamInterruptedError`, or the deadline's
+error), which keeps the images that were complete. Closing a stream early
 closes the flow and its open reply (the connection is dropped, not left busy). Downloads of
 result images are :mod:`imagebridge._downloads`, which both drivers inherit.
 """
@@ -97,7 +99,10 @@ class SyncDriver(SyncDownloads):
                             stream = reply
                             events = iter_events(reply, self._max_response_bytes, self.provider)
                 elif isinstance(effect, NextEvent):
-                    reply = None if events is None else self._next_event(events, job)
+                    try:
+                        reply = None if events is None else self._next_event(events, job)
+                    except ImageBridgeError as exc:
+                        pending = exc  # the flow keeps what it has (and may have it all)
                     if reply is None and stream is not None:
                         stream.close()
                         stream, events = None, None
@@ -202,7 +207,10 @@ class AsyncDriver(AsyncDownloads):
                             stream = reply
                             events = aiter_events(reply, self._max_response_bytes, self.provider)
                 elif isinstance(effect, NextEvent):
-                    reply = None if events is None else await self._next_event(events, job)
+                    try:
+                        reply = None if events is None else await self._next_event(events, job)
+                    except ImageBridgeError as exc:
+                        pending = exc
                     if reply is None and stream is not None:
                         await stream.aclose()
                         stream, events = None, None

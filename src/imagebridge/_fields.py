@@ -46,6 +46,9 @@ class Canonical:
     samples: tuple[str, ...] = ()
     #: The value the conformance kit tries where the model does not take the field at all.
     probe: Any = None
+    #: Only ``stream()`` takes the field (pre-flight refuses it elsewhere; the kit tries
+    #: its rejections through ``stream()``).
+    stream_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,9 @@ from ._request import OPTION_FIELDS, ImageRequest, problems_from_validation
 from ._sizes import Size
 from ._warnings import ImageWarning
 
+#: The fields only stream() takes (the field table's ``stream_only``).
+STREAM_ONLY_FIELDS = tuple(spec for spec in OPTION_FIELDS if spec.canonical.stream_only)
+
 #: ``vary`` makes variations of one image, with no prompt.
 Operation = Literal["generate", "edit", "vary"]
 
@@ -70,15 +73,18 @@ def plan(
     ``stream``: the caller takes the reply as events (``stream()``)."""
     caps = capabilities
     problems: list[Problem] = list(extra_problems)
-    if request.partial_images is not None and not stream:
-        problems.append(
-            Problem(
-                "partial_images",
-                request.partial_images,
-                "partial images are delivered by stream(); generate() and edit() return the"
-                " final images only",
-            )
-        )
+    if not stream:
+        for spec in STREAM_ONLY_FIELDS:
+            value = getattr(request, spec.name)
+            if value is not None:
+                problems.append(
+                    Problem(
+                        spec.name,
+                        value,
+                        "only stream() takes it: generate(), edit() and vary() return the final"
+                        " images only",
+                    )
+                )
     warnings: list[ImageWarning] = []
     if not caps.known:
         warnings.append(

@@ -219,6 +219,7 @@ class ImageRequest(BaseModel):
             flags=("--partials",),
             metavar="N",
             probe=1,
+            stream_only=True,
         ),
         Field(ge=0, strict=True),
     ] = None

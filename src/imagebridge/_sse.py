@@ -60,11 +60,14 @@ def _source(response: httpx.Response, limit: int | None, provider: str) -> Event
 def iter_events(
     response: httpx.Response, limit: int | None, provider: str
 ) -> Iterator[ServerSentEvent]:
-    """The events of an open event-stream ``response`` (sent with ``stream=True``)."""
-    return _source(response, limit, provider).iter_sse()
+    """The events of an open event-stream ``response`` (sent with ``stream=True``).
+
+    A block with no data (``event: ping``, ``retry: 10``, an ``id:`` alone) is no event:
+    the SSE standard does not dispatch one, and httpx-sse does, with empty data."""
+    return (event for event in _source(response, limit, provider).iter_sse() if event.data)
 
 
 def aiter_events(
     response: httpx.Response, limit: int | None, provider: str
 ) -> AsyncIterator[ServerSentEvent]:
-    return _source(response, limit, provider).aiter_sse()
+    return (event async for event in _source(response, limit, provider).aiter_sse() if event.data)

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = {"overhead", "loopback", "throughput", "tasks", "large", "references", "imports"}
+SECTIONS = {
+    "overhead",
+    "loopback",
+    "throughput",
+    "tasks",
+    "large",
+    "references",
+    "imports",
+    "streaming",
+}
 
 
 @pytest.mark.timeout(170)

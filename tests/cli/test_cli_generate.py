@@ -226,7 +226,7 @@ def test_api_key_option_is_sent_but_never_printed(run: Invoke, server: EmulatorS
 def test_spinner_on_a_terminal_keeps_stdout_clean(
     run: Invoke, server: EmulatorServer, keys: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("imagebridge._cli._output.stderr_is_tty", lambda: True)
+    monkeypatch.setattr("imagebridge._cli._progress.stderr_is_tty", lambda: True)
     result = run(
         "generate", "a cube", "-p", "geeknow", "--base-url", server.url("geeknow"), "--json"
     )

@@ -339,3 +339,124 @@ def test_the_table_is_wide_enough() -> None:
         "dall-e-3",
     }
     assert {case.canonical[0] for case in CASES} == {"generate", "edit", "vary"}
+
+
+# -- streamed calls: stream(..., partial_images=N) against the SDK's stream=True --------------
+
+
+@dataclass(frozen=True)
+class StreamCase:
+    name: str
+    #: imagebridge: ``client.stream(prompt, **fields)``; images and mask by file name.
+    fields: dict[str, Any]
+    #: The SDK: ``client.images.<method>(stream=True, **kwargs)``.
+    method: str
+    kwargs: dict[str, Any]
+
+
+def streamed(model: str, **fields: Any) -> StreamCase:
+    call = {"prompt": "a red cube", "model": model, "n": fields.get("n", 1), **fields}
+    name = f"stream generate {model} " + " ".join(f"{k}={v}" for k, v in fields.items())
+    return StreamCase(name, {"model": model, **fields}, "generate", call)
+
+
+def streamed_edit(
+    model: str, images: list[str], mask: str | None = None, **fields: Any
+) -> StreamCase:
+    call: dict[str, Any] = {"prompt": "a red cube", "model": model, "n": fields.get("n", 1)}
+    call["image"] = _file(images[0]) if len(images) == 1 else [_file(name) for name in images]
+    if mask is not None:
+        call["mask"] = _file(mask)
+    call.update(fields)
+    ours: dict[str, Any] = {"model": model, "operation": "edit", "reference_images": images}
+    if mask is not None:
+        ours["mask"] = mask
+    name = f"stream edit {model} {len(images)} image(s) mask={mask} " + " ".join(
+        f"{k}={v}" for k, v in fields.items()
+    )
+    return StreamCase(name, {**ours, **fields}, "edit", call)
+
+
+STREAM_CASES = [
+    streamed("gpt-image-1"),
+    streamed("gpt-image-1", partial_images=0),
+    streamed("gpt-image-1", partial_images=2, size="1536x1024", quality="low"),
+    streamed("gpt-image-1-mini", partial_images=1, output_format="webp", background="transparent"),
+    streamed("gpt-image-1.5", partial_images=3, moderation="low", user="u-3"),
+    streamed("gpt-image-2", partial_images=3, n=2, size="2048x1152"),
+    streamed("chatgpt-image-latest", partial_images=1, output_format="jpeg", output_compression=70),
+    streamed_edit("gpt-image-1", ["image.png"], partial_images=2),
+    streamed_edit("gpt-image-1", ["image.png"], partial_images=0, quality="high"),
+    streamed_edit("gpt-image-1.5", ["a.png", "b.png"], "mask.png", partial_images=3, n=2),
+    streamed_edit("gpt-image-2", ["image.png"], partial_images=1, output_format="webp"),
+]
+
+
+def _fields(sent: Sent) -> dict[str, Any]:
+    """A request's fields: its JSON body, or its multipart text fields."""
+    body: dict[str, Any] = sent.body
+    return body if sent.content_type == "application/json" else body["fields"]
+
+
+def _stream_answer(sent: list[Sent]) -> Callable[[Any], Any]:
+    """Record each request and answer it as the API does with ``stream`` set: one
+    completed event per image asked for."""
+
+    def handler(request: Any) -> Any:
+        sent.append(_describe(request))
+        module = httpx if isinstance(request, httpx.Request) else httpx2
+        fields = _fields(sent[-1])
+        prefix = "image_edit" if request.url.path.endswith("/edits") else "image_generation"
+        event = {"type": f"{prefix}.completed", "b64_json": ANSWER["data"][0]["b64_json"]}
+        text = f"event: {prefix}.completed\ndata: {json.dumps(event)}\n\n" * int(fields["n"])
+        headers = {"content-type": "text/event-stream"}
+        return module.Response(200, headers=headers, content=text.encode())
+
+    return handler
+
+
+def _imagebridge_stream(case: StreamCase, folder: Path) -> list[Sent]:
+    sent: list[Sent] = []
+    paths = {name: folder / name for name in ("image.png", "a.png", "b.png", "mask.png")}
+    for name, path in paths.items():
+        path.write_bytes(MASK if name == "mask.png" else PNG)
+    fields = dict(case.fields)
+    if "reference_images" in fields:
+        fields["reference_images"] = [paths[name] for name in fields["reference_images"]]
+    if "mask" in fields:
+        fields["mask"] = paths[fields["mask"]]
+    transport = httpx.MockTransport(_stream_answer(sent))
+    with (
+        ImageClient("openai", api_key=KEY, transport=transport, journal=False) as client,
+        client.stream("a red cube", **fields) as events,
+    ):
+        kinds = [event.type for _, event in zip(range(64), events, strict=False)]
+    assert kinds[-1] == "completed"
+    return sent
+
+
+def _sdk_stream(case: StreamCase) -> list[Sent]:
+    sent: list[Sent] = []
+    http = httpx2.Client(transport=httpx2.MockTransport(_stream_answer(sent)))
+    sdk = openai.OpenAI(api_key=KEY, base_url=BASE, http_client=http, max_retries=0)
+    with getattr(sdk.images, case.method)(stream=True, **case.kwargs) as events:
+        kinds = [event.type for _, event in zip(range(64), events, strict=False)]
+    assert kinds
+    assert all(kind.endswith(".completed") for kind in kinds)
+    return sent
+
+
+@pytest.mark.parametrize("case", STREAM_CASES, ids=lambda case: case.name)
+def test_imagebridge_streams_as_the_official_sdk_does(case: StreamCase, tmp_path: Path) -> None:
+    ours = _imagebridge_stream(case, tmp_path)
+    theirs = _sdk_stream(case)
+    assert ours == theirs
+    assert len(ours) == 1
+    body = _fields(ours[0])
+    # The JSON true, or the multipart "true" the SDK sends.
+    assert body["stream"] in (True, "true")
+    partials = case.fields.get("partial_images")
+    if partials is None:
+        assert "partial_images" not in body
+    else:
+        assert str(body["partial_images"]) == str(partials)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from imagebridge._emulator import EmulatorServer
 from imagebridge.testing import FakeClock, load_cassette
 from imagebridge.testing.__main__ import main
 
-from .conftest import EMULATOR_KEY
+from .conftest import BUILTIN, EMULATOR_KEY
 
 DOTTED = "acme.images"
 WRONG_KEY = "sk-not-the-emulator-key-0000"
@@ -124,3 +125,14 @@ def test_run_without_a_folder_replays_the_built_in_cassettes(
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["scenario", "geeknow"]
     assert "FAIL" not in out
+
+
+def test_run_takes_delays_for_the_recorded_event_streams(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(BUILTIN / "openai", tmp_path / "openai")
+    assert main(["run", "--provider", "openai", "--cassettes", str(tmp_path), "--delays"]) == 0
+    table = capsys.readouterr().out
+    for name in ("stream_partial_images", "stream_interrupted"):
+        row = next(line for line in table.splitlines() if line.startswith(name))
+        assert row.split()[1] == "pass", table

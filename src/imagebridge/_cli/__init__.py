@@ -1,9 +1,10 @@
 """The ``imagebridge`` command-line interface (the ``cli`` extra: click and rich).
 
 ``main()`` is the console script. The commands live in small modules: :mod:`._app` (the
-group, error handling and exit codes), :mod:`._generate` (``generate`` and ``edit``),
-:mod:`._providers`, :mod:`._serve`, with shared options in :mod:`._options` and output
-helpers in :mod:`._output`.
+group, error handling and exit codes), :mod:`._generate` (``generate``, ``edit`` and
+``vary``, each through ``client.stream()``, followed by :mod:`._events`),
+:mod:`._providers`, :mod:`._serve`, with shared options in :mod:`._options`, output helpers
+in :mod:`._output` and the progress display in :mod:`._progress`.
 """
 
 from __future__ import annotations

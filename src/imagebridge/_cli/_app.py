@@ -14,7 +14,16 @@ from imagebridge import __version__
 
 from ._batch import batch
 from ._conformance import conformance
-from ._errors import PREFIX, CliError, ExitCode, exit_codes_epilog, json_requested, usage_payload
+from ._errors import (
+    PREFIX,
+    CliError,
+    ExitCode,
+    error_object,
+    exit_codes_epilog,
+    json_lines_requested,
+    json_requested,
+    usage_payload,
+)
 from ._generate import edit, generate, vary
 from ._providers import providers
 from ._serve import serve
@@ -65,7 +74,8 @@ def _show_usage_error(error: click.UsageError, argv: list[str]) -> None:
         message += f" (see '{error.ctx.command_path} --help')"
     echo(PREFIX + message, err=True)
     if json_requested(argv):
-        click.echo(json.dumps({"error": usage_payload(error, message)}))
+        payload = usage_payload(error, message)
+        click.echo(json.dumps(error_object(payload, json_lines_requested(argv))))
 
 
 def _finish(code: int, standalone_mode: bool) -> int:

@@ -21,7 +21,8 @@ from imagebridge import (
 from ._errors import ErrorContext, ExitCode, report_errors
 from ._generate import run_secrets
 from ._options import Connection
-from ._output import stderr_is_tty, verbose_logging
+from ._output import verbose_logging
+from ._progress import stderr_is_tty
 from ._terminal import echo
 
 

@@ -2,8 +2,9 @@
 
 Every failure ends as a :class:`CliError`: one line ``imagebridge: error: <message>`` on
 stderr (a traceback only with ``--verbose``), with ``--json`` also an ``{"error": {...}}``
-object on stdout, and an exit code from :class:`ExitCode` that tells invalid input apart
-from a provider failure.
+object on stdout (with ``--json-lines`` as the last line, ``{"type": "error", "error":
+{...}}``), and an exit code from :class:`ExitCode` that tells invalid input apart from a
+provider failure.
 """
 
 from __future__ import annotations
@@ -87,26 +88,37 @@ class CliError(Exception):
         *,
         payload: dict[str, Any] | None = None,
         details: str | None = None,
+        event: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
         self.payload = payload
         self.details = details
+        #: The payload is the last of --json-lines' events (``"type": "error"``).
+        self.event = event
 
     def show(self) -> None:
         if self.details:
             echo(self.details.rstrip(), err=True, keep_lines=True)
         echo(PREFIX + self.message, err=True)
         if self.payload is not None:
-            click.echo(json.dumps({"error": self.payload}))
+            click.echo(json.dumps(error_object(self.payload, self.event)))
+
+
+def error_object(payload: dict[str, Any], event: bool) -> dict[str, Any]:
+    """``{"error": payload}``, or as a --json-lines event ``{"type": "error", "error": ...}``."""
+    return {"type": "error", "error": payload} if event else {"error": payload}
 
 
 @dataclass
 class ErrorContext:
     """What the error report needs to know about the running command."""
 
+    #: An error object on stdout (--json or --json-lines).
     json_mode: bool = False
+    #: ... as the last event of --json-lines.
+    json_lines: bool = False
     verbose: bool = False
     provider: str | None = None
     secrets: list[str] = field(default_factory=list)
@@ -229,9 +241,10 @@ def _cli_error(error: BaseException, message: str, context: ErrorContext) -> Cli
     details = None
     if context.verbose:
         details = traceback_text(error)
-    return _scrubbed(
-        CliError(message, exit_code_for(error), payload=payload, details=details), context
+    failure = CliError(
+        message, exit_code_for(error), payload=payload, details=details, event=context.json_lines
     )
+    return _scrubbed(failure, context)
 
 
 def _scrubbed(error: CliError, context: ErrorContext) -> CliError:
@@ -262,10 +275,20 @@ def usage_payload(error: click.ClickException, message: str) -> dict[str, Any]:
 
 
 def json_requested(args: Iterable[str]) -> bool:
-    """Whether ``--json`` is among the options (before a ``--`` separator)."""
+    """Whether ``--json`` or ``--json-lines`` is among the options (before a ``--``)."""
+    return bool(_json_flags(args))
+
+
+def json_lines_requested(args: Iterable[str]) -> bool:
+    """Whether ``--json-lines`` (and not ``--json``) is among the options."""
+    return _json_flags(args) == {"--json-lines"}
+
+
+def _json_flags(args: Iterable[str]) -> set[str]:
+    found = set()
     for arg in args:
         if arg == "--":
-            return False
-        if arg == "--json":
-            return True
-    return False
+            break
+        if arg in ("--json", "--json-lines"):
+            found.add(arg)
+    return found

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,14 @@ from imagebridge import (
     ConfigurationError,
     ImageBridgeError,
     ImageClient,
-    ImageResult,
-    Progress,
+    ImageStream,
     default_registry,
 )
 from imagebridge._files import usable_folder
+from imagebridge._preflight import Operation
 
 from ._errors import CliError, ErrorContext, ExitCode, report_errors
+from ._events import EventFollower
 from ._options import (
     Connection,
     RunSettings,
@@ -32,7 +32,8 @@ from ._options import (
     split_params,
     variation_options,
 )
-from ._output import ProgressReporter, emit_result, emit_task, save_images, verbose_logging
+from ._output import emit_result, emit_task, save_images, verbose_logging
+from ._progress import ProgressDisplay
 from ._terminal import echo
 
 
@@ -53,15 +54,22 @@ def generate(prompt: str, references: tuple[str, ...], **params: Any) -> None:
     """Generate images from PROMPT and save them.
 
     Prints the path of each saved image, one per line (or, with --json, one JSON object with
-    "images": [{"path": ...}, ...], "task_id" and "warnings"). Options left out take the
-    provider's defaults; a request the model cannot honour (e.g. dall-e-3 with --size
-    512x512) is refused before anything is sent.
+    "images": [{"path": ...}, ...], "task_id" and "warnings"; with --json-lines, one JSON
+    object per event as it happens, the last "completed" or "error"). Options left out take
+    the provider's defaults; a request the model cannot honour (e.g. dall-e-3 with --size
+    512x512, or --partials where the model streams none) is refused before anything is sent.
+    On a terminal, stderr shows the job's status, percent and time while it runs.
+
+    With --partials N (GPT image models on openai), each partial image is saved into
+    --output as it arrives (<provider>-partial-<k>-<image>.<ext>) and its path printed.
 
     \b
     Examples:
       imagebridge generate "a red cube" --provider geeknow --model gpt-image-1 --size 1:1
       imagebridge generate "a poster" -p dimilinks --size 16:9 --resolution 2k -o out/
+      imagebridge generate "a fox" -p openai --model gpt-image-1 --partials 2 -o out/
       imagebridge generate "a logo" -p geeknow --option watermark=false --json
+      imagebridge generate "a cat" -p dimilinks --json-lines   # one JSON line per event
       imagebridge generate "a cat" -p dimilinks --no-wait      # print the task id
     """
     connection, fields, settings = split_params(params)
@@ -88,13 +96,14 @@ def generate(prompt: str, references: tuple[str, ...], **params: Any) -> None:
 def edit(prompt: str, images: tuple[str, ...], mask: str | None, **params: Any) -> None:
     """Edit one or more images by PROMPT and save the results.
 
-    Output is the same as for 'generate'. An edit is always waited for, so --no-wait is
-    refused, though a provider may run it as a task of its own (dimilinks does: the task's
-    id is the "task_id" of the --json output).
+    Output is the same as for 'generate' (--partials and --json-lines too). An edit is
+    always waited for, so --no-wait is refused, though a provider may run it as a task of its
+    own (dimilinks does: the task's id is the "task_id" of the --json output).
 
     \b
     Examples:
       imagebridge edit "add a hat" --provider openai --image cat.png
+      imagebridge edit "add a hat" -p openai -i cat.png --partials 1 -o out/
       imagebridge edit "merge them" -p openai -i a.png -i b.png --mask mask.png --json
     """
     connection, fields, settings = split_params(params)
@@ -139,25 +148,32 @@ def execute(
     *,
     images: list[str | Path] | None = None,
     mask: str | Path | None = None,
-    operation: str | None = None,
+    operation: Operation | None = None,
 ) -> None:
-    """Run one job, save its images and print them; failures become one-line errors."""
+    """Run one job through its stream of events, save its images and print them; failures
+    become one-line errors."""
     context = ErrorContext(
-        json_mode=settings.json_mode,
+        json_mode=settings.mode != "human",
+        json_lines=settings.mode == "lines",
         verbose=settings.verbose,
         provider=connection.provider,
         secrets=run_secrets(connection),
     )
-    with verbose_logging(settings.verbose), report_errors(context):
-        with open_client(connection, settings) as client:
-            if settings.no_wait:
-                emit_task(client.submit(prompt, **fields), settings.json_mode)
-                return
+    with (
+        verbose_logging(settings.verbose),
+        report_errors(context),
+        open_client(connection, settings) as client,
+    ):
+        if settings.no_wait:
+            emit_task(client.submit(prompt, **fields), settings.mode)
+            return
+        operation = operation or ("generate" if images is None else "edit")
+        call = _Call(prompt, fields, images, mask, operation)
+        # Checked here, before anything is sent (or any folder made): a refused request
+        # (e.g. --partials where the model streams none) exits 2 at once.
+        with call.open(client) as stream:
             usable_folder(settings.output)  # before paying for an image it could not save
-            operation = operation or ("generate" if images is None else "edit")
-            call = _Call(prompt, fields, images, mask, operation)
-            result, entries = _run(client, settings, context, call)
-        emit_result(result, entries, settings.json_mode)
+            _run(client, stream, settings, context)
 
 
 @dataclass(frozen=True)
@@ -168,37 +184,39 @@ class _Call:
     fields: dict[str, Any]
     images: list[str | Path] | None
     mask: str | Path | None
-    operation: str
+    operation: Operation
 
-    def run(self, client: ImageClient, on_progress: Callable[[Progress], None]) -> ImageResult:
-        if self.operation == "vary":
-            assert self.images
-            return client.vary(self.images[0], on_progress=on_progress, **self.fields)
+    def open(self, client: ImageClient) -> ImageStream:
+        """The job's stream (generate(), edit() and vary() are the same flow, drained)."""
+        fields = dict(self.fields)
         if self.operation == "edit":
-            assert self.images is not None
-            return client.edit(
-                self.prompt, self.images, mask=self.mask, on_progress=on_progress, **self.fields
-            )
-        return client.generate(self.prompt, on_progress=on_progress, **self.fields)
+            fields.update(reference_images=self.images, mask=self.mask)
+        elif self.operation == "vary":
+            fields["reference_images"] = self.images
+        return client.stream(self.prompt, operation=self.operation, **fields)
 
 
 def _run(
-    client: ImageClient, settings: RunSettings, context: ErrorContext, call: _Call
-) -> tuple[ImageResult, list[dict[str, Any]]]:
-    """Generate, edit or vary with progress shown, and save the images."""
+    client: ImageClient, stream: ImageStream, settings: RunSettings, context: ErrorContext
+) -> None:
+    """Follow the stream with progress shown and partial images saved, then save the images
+    and print the result."""
     began = time.monotonic()
-    with ProgressReporter(settings.verbose) as reporter:
+    quiet = settings.mode == "lines"  # its events are the progress
+    with ProgressDisplay(settings.progress, verbose=settings.verbose, quiet=quiet) as display:
+        follower = EventFollower(settings.mode, settings.output, display)
         try:
-            result = call.run(client, reporter)
+            result = follower.follow(stream)
+            display.note("saving")
+            entries = save_images(result, settings.output, began=began, timeout=client.timeout)
         except ImageBridgeError as error:
-            _save_partial(error, settings, context)
+            _keep_paid_work(error, settings, context, follower)
             raise
         except KeyboardInterrupt:
-            if reporter.task_id is None:
-                raise
-            raise _interrupted(reporter.task_id, context) from None
-        reporter.note("saving")
-        return result, save_images(result, settings.output, began=began, timeout=client.timeout)
+            if follower.partials and settings.mode != "human":
+                context.extra["partial_images"] = list(follower.partials)
+            raise _interrupted(display.task_id, context) from None
+    emit_result(result, entries, settings.mode, follower.extra())
 
 
 def open_client(connection: Connection, settings: RunSettings) -> ImageClient:
@@ -215,8 +233,13 @@ def open_client(connection: Connection, settings: RunSettings) -> ImageClient:
     )
 
 
-def _save_partial(error: ImageBridgeError, settings: RunSettings, context: ErrorContext) -> None:
-    """Keep the images a split request made before it failed: they are paid for."""
+def _keep_paid_work(
+    error: ImageBridgeError, settings: RunSettings, context: ErrorContext, follower: EventFollower
+) -> None:
+    """Keep the images a split request made before it failed (they are paid for) and say
+    where the partial images saved so far are."""
+    if follower.partials and settings.mode != "human":
+        context.extra["partial_images"] = list(follower.partials)
     if error.partial is None:
         return
     try:
@@ -224,19 +247,22 @@ def _save_partial(error: ImageBridgeError, settings: RunSettings, context: Error
     except (ImageBridgeError, OSError) as exc:
         echo(f"warning: could not save the images made before the error: {exc}", err=True)
         return
-    if settings.json_mode:
+    if settings.mode != "human":
         context.extra["partial"] = {**error.partial.to_dict(), "images": entries}
     else:
         for entry in entries:
-            echo(entry["path"])
+            follower.display.say(entry["path"])
 
 
-def _interrupted(task_id: str, context: ErrorContext) -> CliError:
-    """Ctrl-C after the provider accepted a task: name the task, it may still finish."""
-    message = (
-        f"interrupted; task {task_id} was accepted and may still finish; resume it with:"
-        f" imagebridge task {task_id} --provider {context.provider}"
-    )
+def _interrupted(task_id: str | None, context: ErrorContext) -> CliError:
+    """Ctrl-C: the stream is closed (nothing more is sent). After the provider accepted a
+    task, name it: it is in the journal and may still finish."""
+    message = "interrupted"
+    if task_id is not None:
+        message = (
+            f"interrupted; task {task_id} was accepted and may still finish; resume it with:"
+            f" imagebridge task {task_id} --provider {context.provider}"
+        )
     payload: dict[str, Any] | None = None
     if context.json_mode:
         payload = {
@@ -245,8 +271,9 @@ def _interrupted(task_id: str, context: ErrorContext) -> CliError:
             "code": None,
             "task_id": task_id,
             "exit_code": int(ExitCode.INTERRUPTED),
+            **context.extra,
         }
-    return CliError(message, ExitCode.INTERRUPTED, payload=payload)
+    return CliError(message, ExitCode.INTERRUPTED, payload=payload, event=context.json_lines)
 
 
 def run_secrets(connection: Connection) -> list[str]:

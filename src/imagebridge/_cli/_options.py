@@ -14,6 +14,9 @@ import click
 from imagebridge._fields import FieldSpec
 from imagebridge._request import FIELDS, VaryFields
 
+from ._output import OutputMode
+from ._progress import PROGRESS_MODES
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _URL_PREFIXES = ("http://", "https://", "data:", "blob:")
@@ -130,20 +133,30 @@ def _options_of(specs: Sequence[FieldSpec]) -> list[Callable[[F], F]]:
 
 
 def run_options(function: F) -> F:
-    """--output, --json, --timeout, --no-wait, --verbose."""
+    """--output, --json, --json-lines, --timeout, --no-wait, --progress, --verbose."""
+    json_lines = click.option(
+        "--json-lines",
+        "json_lines",
+        is_flag=True,
+        help="Print one JSON object per event as it happens (accepted, progress,"
+        " partial_image, completed; an error last), for scripts.",
+    )
     no_wait = click.option(
         "--no-wait", is_flag=True, help="Submit an asynchronous task, print its id and exit."
     )
-    return _apply(function, _output_options(no_wait))
+    return _apply(function, _output_options(no_wait, json_lines=json_lines))
 
 
 def fetch_options(function: F) -> F:
-    """--output, --json, --timeout, --verbose: :func:`run_options` without --no-wait (for
-    ``task``, whose own --wait/--no-wait pair means something else)."""
+    """--output, --json, --timeout, --progress, --verbose: :func:`run_options` without
+    --no-wait (for ``task``, whose own --wait/--no-wait pair means something else) and
+    --json-lines (a fetch has no stream of events)."""
     return _apply(function, _output_options())
 
 
-def _output_options(*extra: Callable[[F], F]) -> list[Callable[[F], F]]:
+def _output_options(
+    *extra: Callable[[F], F], json_lines: Callable[[F], F] | None = None
+) -> list[Callable[[F], F]]:
     return [
         click.option(
             "--output",
@@ -154,6 +167,7 @@ def _output_options(*extra: Callable[[F], F]) -> list[Callable[[F], F]]:
             help="Directory to save the images in (created if missing).",
         ),
         click.option("--json", "json_mode", is_flag=True, help="Print one JSON object."),
+        *([json_lines] if json_lines else []),
         click.option(
             "--timeout",
             type=click.FloatRange(min=0, min_open=True),
@@ -161,6 +175,15 @@ def _output_options(*extra: Callable[[F], F]) -> list[Callable[[F], F]]:
             help="Overall deadline of the job (submit, polling, download).",
         ),
         *extra,
+        click.option(
+            "--progress",
+            "progress",
+            type=click.Choice(PROGRESS_MODES),
+            default="auto",
+            show_default=True,
+            help="Progress on stderr: auto (a live display on a terminal, else none unless"
+            " --verbose), plain (one line per change, for logs) or off.",
+        ),
         click.option(
             "--verbose", "-v", is_flag=True, help="Log requests and responses (keys redacted)."
         ),
@@ -181,6 +204,15 @@ class RunSettings:
     timeout: float | None
     no_wait: bool
     verbose: bool
+    json_lines: bool = False
+    progress: str = "auto"
+
+    @property
+    def mode(self) -> OutputMode:
+        """What stdout gets (see :data:`~imagebridge._cli._output.OutputMode`)."""
+        if self.json_lines:
+            return "lines"
+        return "json" if self.json_mode else "human"
 
 
 def split_params(params: dict[str, Any]) -> tuple[Connection, dict[str, Any], RunSettings]:
@@ -195,11 +227,15 @@ def split_params(params: dict[str, Any]) -> tuple[Connection, dict[str, Any], Ru
     }
     if params.get("provider_options"):
         fields["provider_options"] = {connection.provider or "": params["provider_options"]}
+    if params["json_mode"] and params.get("json_lines"):
+        raise click.UsageError("--json and --json-lines cannot be used together: choose one")
     settings = RunSettings(
         output=params["output"],
         json_mode=params["json_mode"],
         timeout=params["timeout"],
         no_wait=params["no_wait"],
         verbose=params["verbose"],
+        json_lines=params.get("json_lines", False),
+        progress=params.get("progress", "auto"),
     )
     return connection, fields, settings

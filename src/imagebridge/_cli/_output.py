@@ -1,5 +1,6 @@
-"""What the commands print: saved paths or one JSON object on stdout; progress, logs and
-warnings on stderr. Nothing here ever writes progress or logs to stdout.
+"""What the commands print: saved paths, one JSON object or JSON lines on stdout; logs and
+warnings on stderr (progress too: :mod:`._progress`). Nothing here ever writes progress or
+logs to stdout.
 
 Everything printed here is scrubbed of the run's API keys (:func:`scrub`), whatever a server
 echoed into it: task ids, revised prompts, file ids, statuses, log lines.
@@ -12,17 +13,21 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
 from imagebridge import ImageResult, Progress, TaskHandle
 from imagebridge._redact import Redactor
 
-from ._terminal import SafeFormatter, echo, terminal_safe
+from ._terminal import SafeFormatter, echo
+
+#: What stdout gets: saved paths (``human``), one JSON object (``--json``) or one per event
+#: (``--json-lines``).
+OutputMode = Literal["human", "json", "lines"]
 
 _NOTHING = Redactor()
 _REDACTOR: ContextVar[Redactor | None] = ContextVar("imagebridge_cli_redactor", default=None)
@@ -52,10 +57,6 @@ def scrub_obj(value: Any) -> Any:
 class _ScrubbingFormatter(SafeFormatter):
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record))
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
 
 
 @contextmanager
@@ -89,51 +90,6 @@ def progress_label(progress: Progress) -> str:
     return label
 
 
-class ProgressReporter:
-    """Follows a job's progress: shown on stderr as a rich spinner on a terminal, as plain
-    lines with --verbose, not at all otherwise. It always remembers the accepted task's id,
-    so an interrupted job can still name the task it paid for."""
-
-    def __init__(self, verbose: bool) -> None:
-        self.verbose = verbose
-        self.spinner = not verbose and stderr_is_tty()
-        self.task_id: str | None = None
-        self._status: Any = None
-        self._text: Any = None
-        self._last: str | None = None
-        self._stack = ExitStack()
-
-    def __enter__(self) -> ProgressReporter:
-        if self.spinner:
-            # Imported here, so that --help and non-terminal runs stay fast.
-            from rich.console import Console
-            from rich.text import Text
-
-            self._text = Text
-            console = Console(stderr=True)
-            self._status = self._stack.enter_context(console.status("starting"))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
-        self._status = None
-
-    def __call__(self, progress: Progress) -> None:
-        self.task_id = progress.task_id or self.task_id
-        self.note(progress_label(progress))
-
-    def note(self, label: str) -> None:
-        label = scrub(label)
-        if label == self._last:
-            return
-        self._last = label
-        if self._status is not None:
-            # Plain text ("[task x]" is not markup), with what the server sent escaped.
-            self._status.update(self._text(terminal_safe(label)))
-        elif self.verbose:
-            echo(f"imagebridge: {label}", err=True)
-
-
 def save_images(
     result: ImageResult, folder: Path, *, began: float | None = None, timeout: float | None = None
 ) -> list[dict[str, Any]]:
@@ -156,10 +112,23 @@ def result_object(result: ImageResult, entries: list[dict[str, Any]]) -> dict[st
     return data
 
 
-def emit_result(result: ImageResult, entries: list[dict[str, Any]], json_mode: bool) -> None:
-    if json_mode:
-        data = json.loads(json.dumps(result_object(result, entries), default=str))
-        click.echo(json.dumps(scrub_obj(data)))
+def print_json(data: dict[str, Any]) -> None:
+    """``data`` as one JSON object on one line of stdout, without the run's keys."""
+    click.echo(json.dumps(scrub_obj(json.loads(json.dumps(data, default=str)))))
+
+
+def emit_result(
+    result: ImageResult,
+    entries: list[dict[str, Any]],
+    mode: OutputMode,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """The end of a job on stdout: the saved paths, one per line (warnings on stderr); with
+    ``--json`` one object (``extra`` keys added); with ``--json-lines`` the same object as
+    the ``completed`` event."""
+    if mode != "human":
+        data = {**result_object(result, entries), **(extra or {})}
+        print_json({"type": "completed", **data} if mode == "lines" else data)
         return
     for warning in result.warnings:
         echo(scrub(f"warning: {warning.message}"), err=True)
@@ -167,11 +136,18 @@ def emit_result(result: ImageResult, entries: list[dict[str, Any]], json_mode: b
         echo(scrub(entry["path"]))
 
 
-def emit_task(handle: TaskHandle, json_mode: bool) -> None:
-    if json_mode:
-        task = json.loads(handle.to_json())
-        data = {"task_id": handle.task_id, "provider": handle.provider, "task": task}
-        click.echo(json.dumps(scrub_obj(data)))
+def task_object(handle: TaskHandle) -> dict[str, Any]:
+    """An accepted task as ``--json`` prints it: its id, provider and resumable handle."""
+    task = json.loads(handle.to_json())
+    return {"task_id": handle.task_id, "provider": handle.provider, "task": task}
+
+
+def emit_task(handle: TaskHandle, mode: OutputMode) -> None:
+    """A task submitted with ``--no-wait``: its id on stdout and how to fetch it on stderr;
+    with ``--json`` one object; with ``--json-lines`` the ``accepted`` event."""
+    if mode != "human":
+        data = task_object(handle)
+        print_json({"type": "accepted", **data} if mode == "lines" else data)
         return
     echo(scrub(handle.task_id))
     echo(

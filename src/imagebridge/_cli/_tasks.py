@@ -17,7 +17,8 @@ from imagebridge._journal import open_default_journal
 from ._errors import CliError, ErrorContext, ExitCode, report_errors
 from ._generate import open_client, run_secrets
 from ._options import Connection, RunSettings, fetch_options
-from ._output import ProgressReporter, emit_result, save_images, verbose_logging
+from ._output import emit_result, save_images, verbose_logging
+from ._progress import ProgressDisplay
 from ._terminal import echo
 
 
@@ -65,6 +66,7 @@ def task(
         timeout=params["timeout"],
         no_wait=False,
         verbose=params["verbose"],
+        progress=params["progress"],
     )
     with report_errors(ErrorContext(json_mode=settings.json_mode, verbose=settings.verbose)):
         handle = _journaled(task_id, provider, base_url)
@@ -85,15 +87,15 @@ def task(
                 target = task_id  # the user pointed at another endpoint on purpose
             usable_folder(settings.output)  # before fetching images it could not save
             began = time.monotonic()
-            with ProgressReporter(settings.verbose) as reporter:
+            with ProgressDisplay(settings.progress, verbose=settings.verbose) as display:
                 if wait:
-                    outcome: ImageResult | TaskState = client.wait(target, on_progress=reporter)
+                    outcome: ImageResult | TaskState = client.wait(target, on_progress=display)
                 else:
                     outcome = client.check(target)
             if isinstance(outcome, TaskState):
                 raise _unfinished(task_id, outcome, settings.json_mode)
             entries = save_images(outcome, settings.output, began=began, timeout=client.timeout)
-        emit_result(outcome, entries, settings.json_mode)
+        emit_result(outcome, entries, settings.mode)
 
 
 def _journaled(task_id: str, provider: str | None, base_url: str | None) -> TaskHandle | None:

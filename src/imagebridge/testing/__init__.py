@@ -30,12 +30,11 @@ if TYPE_CHECKING:
     from ._rejections import Rejection, RejectionFailedError
     from ._replay import CassetteMismatchError, ReplayTransport, UnusedInteractionsError
     from ._report import format_table
+    from ._requirements import REQUIREMENTS, Requirement
     from ._runner import Case, Outcome, OutcomeMismatchError, Suite, replay, run_conformance
     from ._scenarios import (
-        REQUIREMENTS,
         SCENARIOS,
         Hint,
-        Requirement,
         Scenario,
         html_error_page,
         transient_poll_failure,
@@ -81,7 +80,7 @@ __all__ = [
 
 _HOMES = {
     "PLACEHOLDER_ORIGIN": "_context",
-    "REQUIREMENTS": "_scenarios",
+    "REQUIREMENTS": "_requirements",
     "SCENARIOS": "_scenarios",
     "AdapterConformance": "_suite",
     "Case": "_runner",
@@ -96,7 +95,7 @@ _HOMES = {
     "Rejection": "_rejections",
     "RejectionFailedError": "_rejections",
     "ReplayTransport": "_replay",
-    "Requirement": "_scenarios",
+    "Requirement": "_requirements",
     "Scenario": "_scenarios",
     "SecretLeakError": "_scrub",
     "Suite": "_runner",

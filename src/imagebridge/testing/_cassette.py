@@ -1,20 +1,28 @@
 """The cassette format: versioned JSON holding one scenario's call, HTTP exchanges and outcome.
 
 A cassette is ``<name>.json`` with, beside it, an optional ``<name>.assets/`` folder for image
-bytes (response images are stored as files there, not as base64, to keep cassettes small and
-diffable). The pydantic models below are the format's definition; :func:`cassette_schema`
-derives the JSON Schema shipped beside this module (``cassette.schema.json``) from them.
+bytes (response images, those inside server-sent events included, are stored as files there,
+not as base64, to keep cassettes small and diffable). The pydantic models below (and the
+bodies of :mod:`._bodies`) are the format's definition; :func:`cassette_schema` derives the
+JSON Schema shipped beside this module (``cassette.schema.json``) from them.
 
 Layout of a cassette::
 
-    {"format": "imagebridge-cassette", "version": 1,
+    {"format": "imagebridge-cassette", "version": 2,
      "name": "text_to_image", "provider": "openai", "description": "...",
      "scenario": {"name", "requires": [capability names], "expect": "success" | error class},
-     "call": {"method": "generate|edit|vary|submit|wait", "prompt", "fields", "images",
-              "reference_images", "mask", "task_id", "client": {"base_url", "invalid_key"}},
+     "call": {"method": "generate|edit|vary|submit|wait", "stream", "prompt", "fields",
+              "images", "reference_images", "mask", "task_id",
+              "client": {"base_url", "invalid_key"}},
      "match": {"ignore_json_paths": [...], "headers": [...]},
      "interactions": [{"request": {...}, "response": {...}}, ...],
-     "expected": {"result": {...}} | {"error": {...}}}
+     "expected": {"result": {...}} | {"error": {...}}, "events"?: [...]}
+
+Version 2 added event streams: a response body of kind ``event_stream`` (its events one by
+one, with the time each arrived), calls made through ``stream()`` (``call.stream``) and what
+they are checked for (``expected.events``, the result's ``usage`` and ``sha256``, the error's
+``last_partial``). Everything of version 1 means the same in version 2, so a version 1 file
+is upgraded as it is loaded (:func:`load_cassette`), and written as version 2 when saved.
 """
 
 from __future__ import annotations
@@ -22,17 +30,22 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    JsonValue,
-    PrivateAttr,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-    model_validator,
+from pydantic import Field, JsonValue, PrivateAttr, model_validator
+
+from ._bodies import (
+    AssetBody,
+    Base64Body,
+    Body,
+    EmbeddedAsset,
+    EventStreamBody,
+    FormatModel,
+    JsonBody,
+    MultipartBody,
+    Part,
+    RecordedEvent,
+    TextBody,
 )
 
 __all__ = [
@@ -46,6 +59,8 @@ __all__ = [
     "ClientOptions",
     "EmbeddedAsset",
     "ErrorExpectation",
+    "EventExpectation",
+    "EventStreamBody",
     "Expected",
     "InputImage",
     "Interaction",
@@ -53,108 +68,27 @@ __all__ = [
     "MatchRules",
     "MultipartBody",
     "Part",
+    "RecordedEvent",
     "RecordedRequest",
     "RecordedResponse",
     "ResultExpectation",
     "ScenarioInfo",
     "TextBody",
+    "UsageExpectation",
     "cassette_schema",
     "load_cassette",
     "save_cassette",
 ]
 
 FORMAT: Literal["imagebridge-cassette"] = "imagebridge-cassette"
-VERSION: Literal[1] = 1
-SCHEMA_ID = "https://imagebridge.invalid/schemas/cassette-v1.json"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    @model_serializer(mode="wrap")
-    def _drop_empty(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """Leave out empty lists and mappings that are defaults (``interactions`` stays)."""
-        data = handler(self)
-        if isinstance(data, dict):
-            for name, info in type(self).model_fields.items():
-                key = info.alias or name
-                if (
-                    key != "interactions"
-                    and info.default_factory in (list, dict, MatchRules)
-                    and data.get(key) in ([], {})
-                ):
-                    del data[key]
-        return data
-
-
-# -- bodies -----------------------------------------------------------------------------------
-class EmbeddedAsset(_Model):
-    """A string inside a JSON body whose value is an image file of the assets folder."""
-
-    #: Keys and list indices from the body's root to the string.
-    path: list[str | int]
-    file: str
-    #: ``base64``: the string is the file's base64; ``data_url``: a ``data:`` URL of it.
-    encoding: Literal["base64", "data_url"] = "base64"
-    media_type: str = "application/octet-stream"
-
-
-class JsonBody(_Model):
-    """A JSON body, parsed. Strings listed in ``assets`` are stored as files."""
-
-    kind: Literal["json"] = "json"
-    value: JsonValue = Field(alias="json")
-    assets: list[EmbeddedAsset] = Field(default_factory=list)
-
-
-class TextBody(_Model):
-    """A text body (an HTML error page, plain text)."""
-
-    kind: Literal["text"] = "text"
-    text: str
-
-
-class Base64Body(_Model):
-    """A binary body, inline."""
-
-    kind: Literal["base64"] = "base64"
-    base64: str
-    media_type: str | None = None
-
-
-class AssetBody(_Model):
-    """A binary body (an image download) stored as a file of the assets folder."""
-
-    kind: Literal["asset"] = "asset"
-    file: str
-    media_type: str | None = None
-
-
-class Part(_Model):
-    """One multipart/form-data part: a text value, or a file known by its hash and size."""
-
-    name: str
-    filename: str | None = None
-    content_type: str | None = None
-    text: str | None = None
-    sha256: str | None = None
-    size: int | None = None
-
-
-class MultipartBody(_Model):
-    """A multipart/form-data body, part by part (never the random boundary)."""
-
-    kind: Literal["multipart"] = "multipart"
-    parts: list[Part]
-
-
-Body = Annotated[
-    JsonBody | TextBody | Base64Body | AssetBody | MultipartBody, Field(discriminator="kind")
-]
+VERSION: Literal[2] = 2
+#: The versions :func:`load_cassette` reads (older ones are upgraded as they are loaded).
+READS = (1, 2)
+SCHEMA_ID = "https://imagebridge.invalid/schemas/cassette-v2.json"
 
 
 # -- exchanges --------------------------------------------------------------------------------
-class RecordedRequest(_Model):
+class RecordedRequest(FormatModel):
     """A request as recorded: scrubbed, with only the headers that matter."""
 
     method: str
@@ -164,7 +98,7 @@ class RecordedRequest(_Model):
     body: Body | None = None
 
 
-class RecordedResponse(_Model):
+class RecordedResponse(FormatModel):
     """The response replayed for the matching request."""
 
     status: int
@@ -172,14 +106,14 @@ class RecordedResponse(_Model):
     body: Body | None = None
 
 
-class Interaction(_Model):
+class Interaction(FormatModel):
     """One exchange; interactions are played once each, identical requests in order."""
 
     request: RecordedRequest
     response: RecordedResponse
 
 
-class MatchRules(_Model):
+class MatchRules(FormatModel):
     """How replayed requests are compared with recorded ones, beyond method, URL and body."""
 
     #: Dotted paths (``*`` for any key or index) removed from JSON bodies before comparing.
@@ -189,7 +123,7 @@ class MatchRules(_Model):
 
 
 # -- the canonical call and its outcome ---------------------------------------------------------
-class InputImage(_Model):
+class InputImage(FormatModel):
     """An input image of the call: inline bytes (base64), a URL, or a file of the assets folder."""
 
     base64: str | None = None
@@ -203,7 +137,7 @@ class InputImage(_Model):
         return self
 
 
-class ClientOptions(_Model):
+class ClientOptions(FormatModel):
     """How the client was made (the base URL is the placeholder origin plus the API path)."""
 
     base_url: str
@@ -211,10 +145,14 @@ class ClientOptions(_Model):
     invalid_key: bool = False
 
 
-class Call(_Model):
+class Call(FormatModel):
     """The canonical call that produced the exchanges: a client method and its arguments."""
 
+    omit_false = ("stream",)
     method: Literal["generate", "edit", "vary", "submit", "wait"] = "generate"
+    #: Made through ``stream()`` (``method`` is its operation, ``generate`` or ``edit``), every
+    #: event iterated.
+    stream: bool = False
     prompt: str | None = None
     #: Other :class:`imagebridge.ImageRequest` fields (``size``, ``n``, ``provider_options``...).
     fields: dict[str, JsonValue] = Field(default_factory=dict)
@@ -228,7 +166,34 @@ class Call(_Model):
     client: ClientOptions
 
 
-class ResultExpectation(_Model):
+class UsageExpectation(FormatModel):
+    """The token usage of a result (as :class:`imagebridge.Usage` has it)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class EventExpectation(FormatModel):
+    """One event ``stream()`` yielded. A partial image was read: its media type, pixel size
+    and sha256 come from its bytes."""
+
+    type: Literal["accepted", "progress", "partial_image", "completed"]
+    #: ``progress``: the stage, the provider's status and percent.
+    stage: str | None = None
+    status: str | None = None
+    percent: float | None = None
+    #: ``accepted`` and ``progress``: the task.
+    task_id: str | None = None
+    #: ``partial_image``: the provider's partial index and the result image it previews.
+    index: int | None = None
+    image_index: int | None = None
+    media_type: str | None = None
+    size: str | None = None
+    sha256: str | None = None
+
+
+class ResultExpectation(FormatModel):
     """What the call returned: every image was read (URLs downloaded) before this was taken."""
 
     images: int
@@ -239,9 +204,13 @@ class ResultExpectation(_Model):
     warnings: list[str] = Field(default_factory=list)
     #: Provider statuses reported while polling, in order (scenarios that check them).
     progress: list[str] | None = None
+    #: Streamed calls: the result's usage, and each image's sha256 (of the bytes as the
+    #: assets folder stores them: the completed result is the recorded one).
+    usage: UsageExpectation | None = None
+    sha256: list[str] | None = None
 
 
-class ErrorExpectation(_Model):
+class ErrorExpectation(FormatModel):
     """The error the call raised."""
 
     type: str
@@ -254,13 +223,17 @@ class ErrorExpectation(_Model):
     problems: list[str] | None = None
     #: The provider's message (scenarios that check it).
     message: str | None = None
+    #: Streamed calls: the partial image the error kept (``error.last_partial``).
+    last_partial: EventExpectation | None = None
 
 
-class Expected(_Model):
-    """The expected outcome: a result or an error."""
+class Expected(FormatModel):
+    """The expected outcome: a result or an error (and, for a streamed call, its events)."""
 
     result: ResultExpectation | None = None
     error: ErrorExpectation | None = None
+    #: Streamed calls: every event ``stream()`` yielded, in order.
+    events: list[EventExpectation] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Expected:
@@ -269,7 +242,7 @@ class Expected(_Model):
         return self
 
 
-class ScenarioInfo(_Model):
+class ScenarioInfo(FormatModel):
     """Which scenario a cassette records, what it needs and what it is about."""
 
     name: str
@@ -279,11 +252,12 @@ class ScenarioInfo(_Model):
     expect: str = "success"
 
 
-class Cassette(_Model):
+class Cassette(FormatModel):
     """One recorded scenario of one provider."""
 
     format: Literal["imagebridge-cassette"] = FORMAT
-    version: Literal[1] = VERSION
+    #: The format version; files of an older one are upgraded as they are loaded.
+    version: Literal[2] = VERSION
     name: str
     provider: str
     description: str = ""
@@ -298,6 +272,23 @@ class Cassette(_Model):
 
     _source: Path | None = PrivateAttr(default=None)
     _assets: dict[str, bytes] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """A version 1 cassette is a version 2 one (version 2 only added fields and a body
+        kind); a version this kit does not know is refused by name."""
+        if not isinstance(data, dict) or data.get("format") not in (None, FORMAT):
+            return data
+        version = data.get("version", VERSION)
+        if version == VERSION:
+            return data
+        if version in READS:
+            return {**data, "version": VERSION}
+        raise ValueError(
+            f"cassette format version {version!r}: this kit reads versions"
+            f" {', '.join(map(str, READS))} (a newer imagebridge may read it)"
+        )
 
     @model_validator(mode="after")
     def _complete(self) -> Cassette:
@@ -344,7 +335,8 @@ def assets_dir(path: Path) -> Path:
 
 
 def load_cassette(path: str | Path) -> Cassette:
-    """Read and validate a cassette file."""
+    """Read and validate a cassette file (a version 1 file is upgraded in memory; the file
+    is left as it is until it is saved, or re-recorded)."""
     path = Path(path)
     data: Any = json.loads(path.read_text(encoding="utf-8"))
     cassette = Cassette.model_validate(data)
@@ -375,7 +367,7 @@ def cassette_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
-        "title": "imagebridge cassette, version 1",
+        "title": f"imagebridge cassette, version {VERSION}",
         "description": (
             "One recorded conformance scenario of one provider: the canonical call, the HTTP"
             " exchanges it made and the outcome it produced. Generated from"

@@ -10,7 +10,8 @@ from .._adapter import Adapter
 from .._capabilities import Capabilities
 from .._plugins import Registry, default_registry
 from ._cassette import Call, ClientOptions, InputImage
-from ._scenarios import DEFAULT_PROMPT, Hint, Scenario, unmet
+from ._requirements import unmet
+from ._scenarios import DEFAULT_PROMPT, Hint, Scenario
 from ._support import sample_png
 
 __all__ = ["PLACEHOLDER_ORIGIN", "ProviderContext", "build_call"]
@@ -107,6 +108,7 @@ def build_call(
     return Call.model_validate(
         {
             "method": scenario.method,
+            "stream": scenario.stream,
             "prompt": None if scenario.method in ("wait", "vary") else prompt,
             "fields": fields,
             "images": [_image(40 * i) for i in range(scenario.images)],

@@ -163,6 +163,8 @@ def _body_view(body: Body | None, cassette: Cassette, ignore: Iterable[str]) -> 
         return {"text": body.text}
     if body.kind == "base64":
         return {"base64": body.base64}
+    if body.kind == "event_stream":  # a response body: requests are never event streams
+        return {"event_stream": body.model_dump(mode="json", by_alias=True, exclude_none=True)}
     return {"base64": base64.b64encode(cassette.asset(body.file)).decode("ascii")}
 
 

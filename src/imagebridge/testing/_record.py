@@ -1,11 +1,14 @@
 """Recording cassettes: run the scenarios against a live endpoint (or the emulator) and save them.
 
 For each scenario :func:`record` makes the canonical call through :class:`ImageClient` on a
-:class:`RecordingTransport`, scrubs the exchanges (see :mod:`._scrub`), applies the scenario's
+:class:`RecordingTransport` (a ``text/event-stream`` answer is passed on to the client as it
+arrives and kept event by event, with timing; see :mod:`._streams`), scrubs the exchanges
+(see :mod:`._scrub`; events' data as any JSON body, their images as assets), applies the scenario's
 documented edit if it has one, then replays the result in both clients: the outcome it
 observes becomes the cassette's ``expected``, after checking it is what the scenario is about
 (an endpoint that answers a ``#error=`` prompt with an image cannot record that scenario).
-A cassette in which a secret appears is refused; nothing is written for it.
+A cassette in which a secret appears, or whose error code is not the provider's own (see
+:mod:`._error_codes`), is refused; nothing is written for it.
 """
 
 from __future__ import annotations
@@ -22,23 +25,29 @@ from .._clock import SYSTEM_CLOCK, Clock
 from .._plugins import Registry
 from .._redact import Redactor
 from ._cassette import (
+    Body,
     Cassette,
     ClientOptions,
+    EventStreamBody,
     Expected,
     Interaction,
     MatchRules,
+    RecordedEvent,
     RecordedRequest,
     RecordedResponse,
     ScenarioInfo,
     save_cassette,
 )
 from ._context import PLACEHOLDER_ORIGIN, ProviderContext, build_call
+from ._error_codes import error_code_problem
 from ._execute import Observation, Runner
+from ._intent import intent_problem
 from ._match import body_from_bytes
 from ._replay import ReplayTransport
 from ._runner import observe, replay
 from ._scenarios import SCENARIOS, Hint, Scenario, scenario_by_name
 from ._scrub import Scrubber, SecretLeakError, check_secrets
+from ._streams import RecordingStream, StreamCapture, event_data, is_event_stream
 
 __all__ = ["RecordReport", "RecordingTransport", "record"]
 
@@ -47,35 +56,52 @@ _DROPPED_RESPONSE_HEADERS = ("content-encoding", "content-length", "transfer-enc
 
 @dataclass(frozen=True)
 class Exchange:
-    """One recorded request (with the headers it was sent with) and its response."""
+    """One recorded request (with the headers it was sent with) and its response; for an
+    event stream, ``stream`` holds what arrived (filled in as the client reads it)."""
 
     request: httpx.Request
     request_headers: list[tuple[str, str]]
     response: httpx.Response
+    stream: StreamCapture | None = None
 
 
 class RecordingTransport(httpx.BaseTransport):
-    """Sends through ``inner`` (a real transport by default) and keeps every exchange."""
+    """Sends through ``inner`` (a real transport by default) and keeps every exchange.
 
-    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+    ``headers`` are added to every request after it is recorded (an emulator fault: never
+    in the cassette). A ``text/event-stream`` answer is not read ahead: the client reads it
+    as it arrives, and each chunk is kept with its time (:class:`RecordingStream`)."""
+
+    def __init__(
+        self, inner: httpx.BaseTransport | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         self._owns = inner is None
         self.inner = inner or httpx.HTTPTransport()
+        self.headers = dict(headers or {})
         self.exchanges: list[Exchange] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send, read the whole response (decoded) and keep both."""
+        """Send, read the whole response (decoded) and keep both; pass an event stream on
+        as it comes."""
         request.read()
         headers = list(request.headers.multi_items())  # credentials are removed after sending
+        request.headers.update(self.headers)
         response = self.inner.handle_request(request)
-        try:
-            content = response.read()
-        finally:
-            response.close()
         kept = [
             (k, v)
             for k, v in response.headers.multi_items()
             if k.lower() not in _DROPPED_RESPONSE_HEADERS
         ]
+        if is_event_stream(response.headers):
+            capture = StreamCapture()
+            body = RecordingStream(response, capture)
+            streamed = httpx.Response(response.status_code, headers=kept, stream=body)
+            self.exchanges.append(Exchange(request, headers, streamed, capture))
+            return streamed
+        try:
+            content = response.read()
+        finally:
+            response.close()
         replayable = httpx.Response(response.status_code, headers=kept, content=content)
         self.exchanges.append(Exchange(request, headers, replayable))
         return replayable
@@ -89,7 +115,8 @@ class RecordingTransport(httpx.BaseTransport):
 @dataclass(frozen=True)
 class RecordReport:
     """What happened to one scenario: recorded, not_applicable (a stub was written), skipped
-    (the declared capabilities rule it out), refused (a secret leaked) or failed."""
+    (the declared capabilities rule it out), refused (a secret leaked, or the error code is
+    not the provider's own: :mod:`._error_codes`) or failed."""
 
     scenario: str
     status: Literal["recorded", "not_applicable", "skipped", "refused", "failed"]
@@ -103,11 +130,32 @@ def _origin(url: str) -> str:
     return f"{parsed.scheme}://{parsed.host}{port}"
 
 
-def _interactions(exchanges: list[Exchange], scrubber: Scrubber, cassette: Cassette) -> None:
+def _stream_body(capture: StreamCapture, timing: bool) -> EventStreamBody:
+    events = [
+        RecordedEvent(
+            event=event.event,
+            data=event_data(event.data),
+            id=event.id or None,
+            retry=event.retry,
+            at=round(at, 3) if timing else None,
+        )
+        for at, event in capture.events()
+    ]
+    return EventStreamBody(events=events, broken=capture.broken)
+
+
+def _interactions(
+    exchanges: list[Exchange], scrubber: Scrubber, cassette: Cassette, timing: bool
+) -> None:
     for exchange in exchanges:
         request, response = exchange.request, exchange.response
         request_body = body_from_bytes(request.headers.get("content-type", ""), request.content)
-        response_body = body_from_bytes(response.headers.get("content-type", ""), response.content)
+        response_body: Body | None
+        if exchange.stream is not None:
+            response_body = _stream_body(exchange.stream, timing)
+        else:
+            content_type = response.headers.get("content-type", "")
+            response_body = body_from_bytes(content_type, response.content)
         cassette.interactions.append(
             Interaction(
                 request=RecordedRequest(
@@ -125,20 +173,6 @@ def _interactions(exchanges: list[Exchange], scrubber: Scrubber, cassette: Casse
         )
 
 
-def _intent_problem(scenario: Scenario, observed: Expected) -> str | None:
-    if scenario.expect == "success":
-        if observed.error is not None:
-            return f"expected success, got {observed.error.type} ({observed.error.code or '-'})"
-        assert observed.result is not None
-        if scenario.sources and set(observed.result.sources) != {scenario.sources}:
-            return f"expected {scenario.sources} images, got {observed.result.sources}"
-        return None
-    if observed.error is None or observed.error.type != scenario.expect:
-        got = "success" if observed.error is None else observed.error.type
-        return f"expected {scenario.expect}, got {got}"
-    return None
-
-
 class _Recorder:
     def __init__(
         self,
@@ -150,8 +184,10 @@ class _Recorder:
         secrets: Collection[str],
         recorded_from: str | None,
         ignore_json_paths: Collection[str],
+        timing: bool,
     ) -> None:
         self.context = context
+        self.timing = timing
         self.base_url = base_url.rstrip("/")
         # The key the client would use anyway (from the environment) is a secret all the same.
         env_key = os.environ.get(f"{context.adapter_cls.env_prefix()}_API_KEY")
@@ -179,8 +215,10 @@ class _Recorder:
         if reason is not None:
             return RecordReport(scenario.name, "skipped", reason)
         call = build_call(scenario, self.context, base_url=self.base_url, model=model, hint=hint)
-        observation = Observation(scenario.check_progress, scenario.check_message)
-        recording = RecordingTransport(self.transport)
+        observation = Observation(scenario.check_progress, scenario.check_message, call.stream)
+        fault = scenario.fault.format(**call.fields) if scenario.fault else ""
+        headers = {"x-emulator-fault": fault} if fault else {}
+        recording = RecordingTransport(self.transport, headers=headers)
         runner = Runner(
             self.context.provider,
             call,
@@ -196,6 +234,8 @@ class _Recorder:
         description = scenario.description
         if scenario.edit is not None:
             description += "\n\n" + scenario.edit_note
+        if fault:
+            description += f"\n\nRecorded with the emulator fault {fault} (X-Emulator-Fault)."
         cassette = Cassette(
             name=path.stem,
             provider=self.context.provider,
@@ -217,13 +257,14 @@ class _Recorder:
             ),
             expected=live,
         )
-        _interactions(recording.exchanges, self.scrubber, cassette)
+        _interactions(recording.exchanges, self.scrubber, cassette, self.timing)
         if scenario.edit is not None:
             scenario.edit(cassette)
-        return self._finish(scenario, cassette, live, path)
+        marker = hint.marker if hint is not None and hint.marker is not None else scenario.marker
+        return self._finish(scenario, cassette, live, path, marker)
 
     def _finish(
-        self, scenario: Scenario, cassette: Cassette, live: Expected, path: Path
+        self, scenario: Scenario, cassette: Cassette, live: Expected, path: Path, marker: str
     ) -> RecordReport:
         name = scenario.name
         try:  # before anything else prints parts of the recording
@@ -238,11 +279,24 @@ class _Recorder:
             transport.assert_all_played()
         except AssertionError as error:
             return RecordReport(name, "failed", f"the recording does not replay: {error}")
-        problem = _intent_problem(scenario, observed)
+        assert cassette.call is not None
+        problem = intent_problem(scenario, cassette.call, observed)
         if problem is None and scenario.edit is None and observed != live:
             problem = "the scrubbed recording replays to another outcome than the live call"
+        if problem is not None and scenario.sources is not None and observed.error is None:
+            problem += (
+                f"; if {self.context.provider} never answers that way, list {name} as not"
+                f" applicable (--not-applicable {name}='<why>', [not_applicable] in"
+                " imagebridge-record.toml, or record(not_applicable=...))"
+            )
         if problem is not None:
             return RecordReport(name, "failed", f"{problem}; not saved")
+        if observed.error is not None:
+            problem = error_code_problem(
+                name, scenario.expect, self.context.adapter_cls, observed.error, marker
+            )
+            if problem is not None:
+                return RecordReport(name, "refused", f"{problem}; not saved")
         cassette.expected = observed
         try:
             check_secrets(cassette, self.secrets)
@@ -283,6 +337,7 @@ def record(
     model: str | None = None,
     recorded_from: str | None = None,
     ignore_json_paths: Collection[str] = (),
+    timing: bool = True,
 ) -> list[RecordReport]:
     """Record ``scenarios`` (default: every shared one) of ``provider`` into ``out``.
 
@@ -292,7 +347,8 @@ def record(
     fields, a model); ``not_applicable`` maps scenarios the provider cannot have to the
     reason, written as stub cassettes that replay as skips. ``secrets`` are refused in
     recordings besides the key. ``ignore_json_paths`` are volatile request fields (a random
-    idempotency key) left out when replayed requests are compared.
+    idempotency key) left out when replayed requests are compared. ``timing``: keep when
+    each event of a streamed answer arrived (replayed as delays on request).
     """
     context = ProviderContext.of(provider, registry, model)
     recorder = _Recorder(
@@ -304,6 +360,7 @@ def record(
         secrets,
         recorded_from,
         ignore_json_paths,
+        timing,
     )
     folder = Path(out)
     reports = []

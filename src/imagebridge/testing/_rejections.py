@@ -5,6 +5,12 @@ reference images, an option whose allowed values are None or restricted, ``max_n
 length, sizes, tiers, provider options...), a :class:`Rejection` makes a request that goes
 beyond it. The core must refuse it with :class:`~imagebridge.InvalidRequestError`, naming
 the field, before any HTTP call: the client runs on a replay transport with no interactions.
+
+An option only ``stream()`` takes (``partial_images``: ``generate()`` refuses it for every
+model) is tried through ``stream()``, where only the model's capability can refuse it: a
+rejection through ``generate()`` would pass for the wrong reason. Whether a capability lets a
+model take its option at all is :func:`imagebridge._capabilities.takes` (None, False and 0
+do not), so counts (``max_partial_images``) work beside value lists and flags.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .._async_client import AsyncImageClient
-from .._capabilities import ANY, Capabilities
+from .._capabilities import ANY, Capabilities, takes
 from .._client import ImageClient
 from .._errors import InvalidRequestError
 from .._request import OPTION_FIELDS
@@ -24,12 +30,13 @@ from ._cassette import Call, Cassette, ClientOptions, ErrorExpectation, Expected
 from ._context import PLACEHOLDER_ORIGIN, ProviderContext
 from ._execute import REPLAY_KEY
 from ._replay import ReplayTransport
-from ._scenarios import DEFAULT_PROMPT, accepted_pixel_size
+from ._requirements import accepted_pixel_size
+from ._scenarios import DEFAULT_PROMPT
 from ._support import FakeClock, sample_png
 
 __all__ = ["Rejection", "RejectionFailedError", "rejections", "run_rejection"]
 
-Method = Literal["generate", "edit", "vary", "submit"]
+Method = Literal["generate", "edit", "vary", "submit", "stream"]
 
 
 class RejectionFailedError(AssertionError):
@@ -137,13 +144,27 @@ def _options(caps: Capabilities) -> list[Rejection]:
     for spec in OPTION_FIELDS:
         name, probe = spec.name, spec.canonical.probe
         allowed = getattr(caps, spec.capability or "")
-        if allowed is None or allowed is False:
+        # A field only stream() takes is refused by generate() for every model: its
+        # rejection goes through stream(), where only the capability can refuse it.
+        method: Method = "stream" if spec.canonical.stream_only else "generate"
+        if not takes(allowed):
             out.append(
                 Rejection(
                     f"reject_{name}",
                     f"{name} is not supported",
                     name,
+                    method,
                     make=_fields({name: probe}),
+                )
+            )
+        elif type(allowed) is int:
+            out.append(
+                Rejection(
+                    f"reject_{name}_value",
+                    f"{name} is at most {allowed}",
+                    name,
+                    method,
+                    make=_fields({name: allowed + 1}),
                 )
             )
         elif isinstance(allowed, tuple) and ANY not in allowed:
@@ -154,6 +175,7 @@ def _options(caps: Capabilities) -> list[Rejection]:
                         f"reject_{name}_value",
                         f"{name} takes only {', '.join(allowed)}",
                         name,
+                        method,
                         make=_fields({name: outside[0]}),
                     )
                 )
@@ -256,6 +278,10 @@ def rejections(context: ProviderContext) -> list[Rejection]:
 
 def _client_call(client: ImageClient, method: Method, args: dict[str, Any]) -> Any:
     prompt = args.pop("prompt", DEFAULT_PROMPT)
+    if method == "stream":
+        # Pre-flight runs in stream() itself; closing the stream sends nothing.
+        client.stream(prompt, **args).close()
+        return None
     if method == "vary":
         return client.vary(args.pop("images")[0], **args)
     if method == "edit":
@@ -267,6 +293,9 @@ def _client_call(client: ImageClient, method: Method, args: dict[str, Any]) -> A
 
 async def _aclient_call(client: AsyncImageClient, method: Method, args: dict[str, Any]) -> Any:
     prompt = args.pop("prompt", DEFAULT_PROMPT)
+    if method == "stream":
+        await client.stream(prompt, **args).aclose()
+        return None
     if method == "vary":
         return await client.vary(args.pop("images")[0], **args)
     if method == "edit":
@@ -296,6 +325,9 @@ def run_rejection(rejection: Rejection, mode: str, context: ProviderContext) -> 
         "journal": False,
     }
     args = rejection.make()
+    if context.model is not None:
+        # The rejections come from this model's declaration: the request is made with it.
+        args.setdefault("model", context.model)
     try:
         if mode == "sync":
             with ImageClient(context.provider, transport=transport, **options) as client:

@@ -7,6 +7,11 @@ URL path; each route's side effect plays the first not-yet-played interaction wh
 matches (query, body, credentials, declared headers), so every response is played once and
 identical requests get their responses in recorded order. A last catch-all route fails the
 request with a diff against the closest recorded request.
+
+A recorded event stream is served as a real ``text/event-stream`` body, one chunk per event
+(:class:`~._streams.ReplayStream`): the client parses each event as it comes, with the
+recorded delays between them when ``delays=True``, and a stream recorded as broken ends in a
+transport error after its last event.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from typing import Any
 import httpx
 import respx
 
-from ._cassette import Body, Cassette, Interaction, JsonBody
+from ._cassette import Body, Cassette, EventStreamBody, Interaction, JsonBody
 from ._match import diff_views, embed_assets, recorded_view, request_view, similarity
+from ._streams import EVENT_STREAM, ReplayStream, encode_event
 
 __all__ = ["CassetteMismatchError", "ReplayTransport", "UnusedInteractionsError"]
 
@@ -42,12 +48,19 @@ class ReplayTransport(httpx.MockTransport):
 
     ``credential_headers`` are the headers the adapter puts the API key in: whether one was
     sent must agree with the recording (keys never go to another host), whatever its value.
+    ``delays``: serve the events of a recorded stream at their recorded times (when the
+    cassette has them) instead of at once.
     """
 
     def __init__(
-        self, cassette: Cassette, *, credential_headers: Collection[str] = ("authorization",)
+        self,
+        cassette: Cassette,
+        *,
+        credential_headers: Collection[str] = ("authorization",),
+        delays: bool = False,
     ) -> None:
         self.cassette = cassette
+        self.delays = delays
         self.credential_headers = tuple(name.lower() for name in credential_headers)
         self.played = [False] * len(cassette.interactions)
         #: Every mismatch raised, in case a caller swallowed one.
@@ -155,10 +168,28 @@ class ReplayTransport(httpx.MockTransport):
     def _response(self, interaction: Interaction, request: httpx.Request) -> httpx.Response:
         recorded = interaction.response
         headers = dict(recorded.headers)
+        has_type = any(name.lower() == "content-type" for name in headers)
+        if isinstance(recorded.body, EventStreamBody):
+            if not has_type:
+                headers["content-type"] = EVENT_STREAM
+            stream = self._stream(recorded.body)
+            return httpx.Response(recorded.status, headers=headers, stream=stream, request=request)
         content, media_type = self._content(recorded.body)
-        if media_type and not any(name.lower() == "content-type" for name in headers):
+        if media_type and not has_type:
             headers["content-type"] = media_type
         return httpx.Response(recorded.status, headers=headers, content=content, request=request)
+
+    def _stream(self, body: EventStreamBody) -> ReplayStream:
+        chunks: list[tuple[float | None, bytes]] = []
+        for event in body.events:
+            data = event.data
+            if isinstance(data, JsonBody):
+                value = embed_assets(data, self.cassette)
+                text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            else:
+                text = data.text
+            chunks.append((event.at, encode_event(event, text)))
+        return ReplayStream(chunks, broken=body.broken, delays=self.delays)
 
     def _content(self, body: Body | None) -> tuple[bytes, str | None]:
         if body is None:
@@ -172,4 +203,4 @@ class ReplayTransport(httpx.MockTransport):
             return base64.b64decode(body.base64), body.media_type
         if body.kind == "asset":
             return self.cassette.asset(body.file), body.media_type
-        raise ValueError("a multipart body cannot be replayed as a response")
+        raise ValueError(f"a {body.kind} body cannot be replayed this way")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._guarantees import with_guarantees
 from ._runner import Outcome
 from ._scenarios import SCENARIO_NAMES
 
@@ -14,9 +15,11 @@ _LABEL = {"pass": "pass", "skip": "skip", "fail": "FAIL", "xfail": "xfail", "xpa
 
 
 def _row_order(name: str) -> tuple[int, int, str]:
-    """Shared scenarios in catalogue order, then dialect-specific ones, then rejections."""
-    if name in SCENARIO_NAMES:
-        return (0, SCENARIO_NAMES.index(name), name)
+    """Shared scenarios in catalogue order (the task guarantees' own after the task
+    scenarios), then dialect-specific ones, then rejections."""
+    shared = with_guarantees(SCENARIO_NAMES)
+    if name in shared:
+        return (0, shared.index(name), name)
     return (2 if name.startswith("reject_") else 1, 0, name)
 
 

@@ -1,11 +1,13 @@
 """Running the suite in-process, without pytest: cases, outcomes and :func:`run_conformance`.
 
 A :class:`Suite` is one provider and its cassette folder. It yields :class:`Case` objects, one
-per scenario (shared ones and cassette-only ones) and per generated rejection, each in the
+per scenario (shared ones, the task guarantees' own of :mod:`._guarantees`, derived from the
+recorded task cassettes, and cassette-only ones) and per generated rejection, each in the
 sync and the async client. ``Case.run()`` returns an :class:`Outcome`: pass, skip (with the
 reason), fail (with a readable explanation), or xfail / xpass for the known gaps listed in
 ``expected_failures``. The pytest mixin and the ``imagebridge conformance`` command both run
-these same cases.
+these same cases. Every replay is watched (:mod:`._observed`): besides its requests and its
+outcome, the task guarantees of :mod:`._invariants` are checked on it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from .._plugins import Registry, default_registry
 from ._cassette import Cassette, Expected, load_cassette
 from ._context import ProviderContext
 from ._execute import Observation, Runner
-from ._match import diff_views
+from ._guarantees import GUARANTEE_NAMES, guarantee_skip, run_guarantee, with_guarantees
+from ._invariants import GuaranteeError, credentials_problem
+from ._observed import invariant_problems, outcome_difference, run_watched
 from ._rejections import Rejection, RejectionFailedError, rejections, run_rejection
 from ._replay import CassetteMismatchError, ReplayTransport, UnusedInteractionsError
 from ._scenarios import SCENARIO_NAMES, scenario_by_name
@@ -48,6 +52,7 @@ BUILTIN_PLUGINS = "imagebridge_plugins"
 
 #: Failures the kit explains itself (no traceback needed).
 KIT_FAILURES = (
+    GuaranteeError,
     CassetteMismatchError,
     UnusedInteractionsError,
     RejectionFailedError,
@@ -89,6 +94,7 @@ def observe(
     observation = Observation(
         keep_progress=expected.result is not None and expected.result.progress is not None,
         keep_message=expected.error is not None and expected.error.message is not None,
+        keep_stream=cassette.call.stream,
     )
     runner = Runner(context.provider, cassette.call, context.registry, FakeClock(), cassette)
     if mode == "sync":
@@ -102,26 +108,35 @@ def replay(
     *,
     registry: Registry | None = None,
     context: ProviderContext | None = None,
+    delays: bool = False,
 ) -> None:
     """Replay a cassette through one client (``"sync"`` or ``"async"``); raise an explained
     AssertionError on any difference: a request no interaction matches
-    (:class:`CassetteMismatchError`), an interaction never requested
-    (:class:`UnusedInteractionsError`) or another outcome (:class:`OutcomeMismatchError`)."""
+    (:class:`CassetteMismatchError`), a task guarantee broken (:class:`GuaranteeError`: the
+    key sent to another origin, a task not journaled before its first poll, a status read
+    as the wrong phase, polls outside the adapter's ``poll_policy``), an interaction never
+    requested (:class:`UnusedInteractionsError`) or another outcome
+    (:class:`OutcomeMismatchError`).
+    ``delays``: serve recorded event streams at their recorded pace (default: at once)."""
     context = context or ProviderContext.of(cassette.provider, registry)
-    transport = ReplayTransport(cassette, credential_headers=context.credential_headers())
-    observed = observe(cassette, mode, context, transport)
-    if transport.mismatches:
-        raise transport.mismatches[0]
-    transport.assert_all_played()
-    if observed != cassette.expected:
-        assert cassette.expected is not None
-        recorded = cassette.expected.model_dump(mode="json", exclude_none=True)
-        got = observed.model_dump(mode="json", exclude_none=True)
-        raise OutcomeMismatchError(
-            f"cassette {cassette.source or cassette.name}: the outcome differs from the"
-            f" recorded one; diff recorded -> observed:\n"
-            + diff_views(recorded, got, "recorded outcome").replace("request sent", "observed")
+    run = run_watched(cassette, mode, context, delays=delays)
+    leak = credentials_problem(run.watch.sent, run.api_origin)
+    if leak is not None:
+        raise GuaranteeError(f"cassette {cassette.source or cassette.name}: {leak}")
+    if run.transport.mismatches:
+        raise run.transport.mismatches[0]
+    if run.failure is not None:
+        raise run.failure
+    problems = invariant_problems(run, context)
+    if problems:
+        raise GuaranteeError(
+            "\n".join(f"cassette {cassette.source or cassette.name}: {p}" for p in problems)
         )
+    run.transport.assert_all_played()
+    assert run.expected is not None
+    difference = outcome_difference(cassette, run.expected)
+    if difference is not None:
+        raise OutcomeMismatchError(difference)
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,8 @@ class Suite:
     #: ``{"reason": {"scenario", ...}}``: known gaps, reported as xfail (xpass once fixed).
     expected_failures: Mapping[str, Collection[str]] = field(default_factory=dict)
     modes: tuple[Mode, ...] = MODES
+    #: Replay recorded event streams at their recorded pace (default: at once).
+    delays: bool = False
 
     @cached_property
     def context(self) -> ProviderContext:
@@ -153,9 +170,11 @@ class Suite:
 
     @cached_property
     def scenario_names(self) -> list[str]:
-        """The shared scenarios, then the cassette-only (dialect-specific) ones."""
+        """The shared scenarios, the task guarantees' own (derived from the task cassettes),
+        then the cassette-only (dialect-specific) ones."""
         found = sorted(p.stem for p in self.folder.glob("*.json")) if self.folder.is_dir() else []
-        return [*SCENARIO_NAMES, *(name for name in found if name not in SCENARIO_NAMES)]
+        shared = with_guarantees(SCENARIO_NAMES)
+        return [*shared, *(name for name in found if name not in shared)]
 
     @cached_property
     def rejections(self) -> dict[str, Rejection]:
@@ -214,6 +233,8 @@ class Case:
         """Why this case is skipped, known without running it (None: it runs)."""
         if self.kind == "rejection":
             return None
+        if self.name in GUARANTEE_NAMES:
+            return guarantee_skip(self.name, self.suite.folder, self.suite.context)
         path = self.suite.cassette_path(self.name)
         cassette = load_cassette(path) if path.is_file() else None
         if cassette is not None and cassette.not_applicable:
@@ -236,6 +257,14 @@ class Case:
                 return self._outcome("skip", reason)
             if self.kind == "rejection":
                 run_rejection(self.suite.rejections[self.name], self.mode, self.suite.context)
+            elif self.name in GUARANTEE_NAMES:
+                run_guarantee(
+                    self.name,
+                    self.mode,
+                    self.suite.folder,
+                    self.suite.context,
+                    delays=self.suite.delays,
+                )
             else:
                 path = self.suite.cassette_path(self.name)
                 if not path.is_file():
@@ -245,7 +274,12 @@ class Case:
                         " record a not-applicable stub if the provider cannot have it"
                         " (record(not_applicable=...)), or list it in expected_failures."
                     )
-                replay(load_cassette(path), self.mode, context=self.suite.context)
+                replay(
+                    load_cassette(path),
+                    self.mode,
+                    context=self.suite.context,
+                    delays=self.suite.delays,
+                )
         except (*KIT_FAILURES, OutcomeMismatchError, MissingCassetteError) as error:
             return self._outcome("fail", str(error), error)
         except Exception as error:  # an adapter or library bug: keep the traceback
@@ -300,13 +334,15 @@ def run_conformance(
     registry: Registry | None = None,
     expected_failures: Mapping[str, Collection[str]] | None = None,
     modes: tuple[Mode, ...] = MODES,
+    delays: bool = False,
 ) -> list[Outcome]:
     """Run every scenario and rejection of one provider (or of every provider that has
     cassettes under ``cassettes``), in both clients, in-process; return the outcomes.
 
     ``cassettes`` is a folder holding ``<provider>/<scenario>.json`` (or, for one provider,
     the ``<scenario>.json`` files themselves); None means the built-in providers' cassettes
-    (:func:`builtin_cassettes`), wherever the process runs.
+    (:func:`builtin_cassettes`), wherever the process runs. ``delays``: replay recorded
+    event streams at their recorded pace.
     """
     registry = registry or default_registry()
     folder = Path(cassettes) if cassettes is not None else builtin_cassettes()
@@ -332,7 +368,12 @@ def run_conformance(
                 " cassettes"
             )
         suite = Suite(
-            name, folder, registry=registry, expected_failures=expected_failures or {}, modes=modes
+            name,
+            folder,
+            registry=registry,
+            expected_failures=expected_failures or {},
+            modes=modes,
+            delays=delays,
         )
         outcomes.extend(case.run() for case in suite.cases())
     return outcomes

@@ -3,9 +3,12 @@
 A :class:`Scenario` names a canonical call (built from the model's declared capabilities when
 it is recorded) and what it is about (success, or an error class). Its ``requires`` are
 :data:`REQUIREMENTS` names: a scenario whose requirements the adapter's declaration does not
-meet is skipped, with the reason, instead of replayed. Error scenarios carry a prompt marker
-(``#error=429:rate_limit_exceeded``, ``#fail=...``) understood by the imagebridge emulator;
-against a live endpoint only the scenarios that endpoint can be made to produce get recorded.
+meet is skipped, with the reason, instead of replayed (:mod:`._requirements`). Error scenarios
+carry a prompt marker (``#error=429:rate_limit_exceeded``, ``#fail=...``) understood by the
+imagebridge emulator, or an emulator fault sent as the ``X-Emulator-Fault`` header while
+recording (a stream cut after its partial images); against a live endpoint only the scenarios
+that endpoint can be made to produce get recorded. Streaming scenarios make their call through
+``stream()`` and check every event.
 """
 
 from __future__ import annotations
@@ -16,6 +19,16 @@ from typing import Any, Literal
 
 from .._capabilities import Capabilities
 from ._cassette import Cassette, Interaction, RecordedResponse, TextBody
+from ._requirements import (
+    REQUIREMENTS,
+    Requirement,
+    accepted_pixel_size,
+    extra_formats,
+    partial_count,
+    ratios,
+    tiered_sizes,
+    unmet,
+)
 
 __all__ = [
     "REQUIREMENTS",
@@ -28,114 +41,6 @@ __all__ = [
 ]
 
 DEFAULT_PROMPT = "a red cube on a white table"
-
-
-@dataclass(frozen=True)
-class Requirement:
-    """A capability a scenario needs; ``missing`` completes "<provider> ... for <model>"."""
-
-    name: str
-    check: Callable[[Capabilities], bool]
-    missing: str
-
-
-def _ratios(caps: Capabilities) -> list[str]:
-    return [ratio for ratio in caps.size_presets if ratio != "auto"]
-
-
-def _tiered(caps: Capabilities) -> list[tuple[str, str]]:
-    pairs = []
-    for ratio, row in caps.size_presets.items():
-        for tier in row:
-            if (
-                tier != "1k"
-                and ratio != "auto"
-                and (not caps.native_ratio or tier in caps.resolutions)
-            ):
-                pairs.append((ratio, tier))
-    return pairs
-
-
-_PIXEL_CANDIDATES = ("256x256", "512x512", "1024x1024", "1536x1024", "1024x1536")
-
-
-def accepted_pixel_size(caps: Capabilities) -> str | None:
-    """A ``WxH`` size the model accepts (a common one first), or None when it takes none."""
-    candidates = (*_PIXEL_CANDIDATES, *sorted(caps.sizes, key=_area))
-    for size in candidates:
-        width, _, height = size.partition("x")
-        if caps.pixel_problem(int(width), int(height)) is None:
-            return size
-    return None
-
-
-def _formats(caps: Capabilities) -> list[str]:
-    """Output formats besides png the model declares, preferred first (webp is smallest)."""
-    allowed = caps.output_formats or ()
-    return [f for f in ("webp", "jpeg") if f in allowed or "*" in allowed]
-
-
-def _area(size: str) -> int:
-    width, _, height = size.partition("x")
-    return int(width) * int(height)
-
-
-REQUIREMENTS: dict[str, Requirement] = {
-    r.name: r
-    for r in (
-        Requirement("edits", lambda c: c.edits, "declares no edits"),
-        Requirement(
-            "multi_image_edits",
-            lambda c: c.edits and c.max_edit_images >= 2,
-            "edits at most one image",
-        ),
-        Requirement("mask", lambda c: c.edits and c.mask, "declares no edit masks"),
-        Requirement(
-            "generate_mask",
-            lambda c: c.generate_mask and c.max_reference_images >= 1,
-            "takes no mask with reference images in generate()",
-        ),
-        Requirement(
-            "reference_images", lambda c: c.max_reference_images >= 1, "takes no reference images"
-        ),
-        Requirement("async_tasks", lambda c: c.async_tasks, "declares no asynchronous tasks"),
-        Requirement("variations", lambda c: c.variations, "makes no variations"),
-        Requirement("multiple_images", lambda c: c.max_n >= 2, "returns one image per request"),
-        Requirement(
-            "ratio_sizes",
-            lambda c: c.native_ratio or bool(_ratios(c)),
-            "declares no aspect-ratio sizes",
-        ),
-        Requirement(
-            "resolution_tiers", lambda c: bool(_tiered(c)), "declares no 2k/4k resolution presets"
-        ),
-        Requirement(
-            "pixel_sizes", lambda c: accepted_pixel_size(c) is not None, "takes no pixel sizes"
-        ),
-        Requirement(
-            "output_formats",
-            lambda c: bool(_formats(c)),
-            "declares no output format besides png",
-        ),
-        Requirement(
-            "auto_size",
-            lambda c: c.size_auto or "auto" in c.size_presets,
-            "has no automatic size",
-        ),
-    )
-}
-
-
-def unmet(requires: tuple[str, ...] | list[str], caps: Capabilities) -> list[Requirement]:
-    """The requirements ``caps`` does not meet (an unknown name counts as unmet)."""
-    missing = []
-    for name in requires:
-        requirement = REQUIREMENTS.get(name)
-        if requirement is None:
-            missing.append(Requirement(name, lambda c: False, f"has unknown requirement {name!r}"))
-        elif not requirement.check(caps):
-            missing.append(requirement)
-    return missing
 
 
 @dataclass(frozen=True)
@@ -172,6 +77,11 @@ class Scenario:
     invalid_key: bool = False
     check_progress: bool = False
     check_message: bool = False
+    #: The call goes through ``stream()`` (``method`` is its operation); every event is kept.
+    stream: bool = False
+    #: An emulator fault spec sent as ``X-Emulator-Fault`` while recording (``{name}`` is
+    #: filled in from the call's fields); a live endpoint ignores it.
+    fault: str = ""
     #: For success scenarios: every image must come as a URL, or inline.
     sources: Sources | None = None
     #: A change applied to the recording for shapes no endpoint can be asked for.
@@ -183,15 +93,15 @@ class Scenario:
 
 
 def _pick_ratio(caps: Capabilities) -> dict[str, Any]:
-    ratios = _ratios(caps) or ["16:9"]
+    offered = ratios(caps) or ["16:9"]
     for preferred in ("16:9", "3:2", "4:3"):
-        if preferred in ratios:
+        if preferred in offered:
             return {"size": preferred}
-    return {"size": next((r for r in ratios if r != "1:1"), ratios[0])}
+    return {"size": next((r for r in offered if r != "1:1"), offered[0])}
 
 
 def _pick_tier(caps: Capabilities) -> dict[str, Any]:
-    pairs = _tiered(caps)
+    pairs = tiered_sizes(caps)
     for preferred in (("16:9", "2k"), ("3:2", "2k")):
         if preferred in pairs:
             return {"size": preferred[0], "resolution": preferred[1]}
@@ -201,6 +111,10 @@ def _pick_tier(caps: Capabilities) -> dict[str, Any]:
 
 def _pick_pixels(caps: Capabilities) -> dict[str, Any]:
     return {"size": accepted_pixel_size(caps)}
+
+
+def _pick_partials(caps: Capabilities) -> dict[str, Any]:
+    return {"partial_images": partial_count(caps)}
 
 
 _BAD_GATEWAY = (
@@ -264,7 +178,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "output_format",
         "A non-png output format (webp where offered): the media type is read from the bytes.",
         requires=("output_formats",),
-        dynamic=lambda caps: {"output_format": _formats(caps)[0]},
+        dynamic=lambda caps: {"output_format": extra_formats(caps)[0]},
     ),
     Scenario("result_url", "Images returned as URLs, then downloaded.", sources="url"),
     Scenario("result_b64", "Images returned inline (base64 or data: URLs).", sources="inline"),
@@ -337,6 +251,41 @@ SCENARIOS: tuple[Scenario, ...] = (
         expect="NotFoundError",
         method="wait",
         task_id="task-unknown-000000",
+    ),
+    Scenario(
+        "stream_partial_images",
+        "stream() with partial images (the model's most, at most 2): the events in order, each"
+        " partial image decodable at the final size, then the completed result with the"
+        " recorded final images and usage.",
+        requires=("streaming", "partial_images"),
+        stream=True,
+        dynamic=_pick_partials,
+    ),
+    Scenario(
+        "stream_final_only",
+        "stream() without partial images: progress, then the completed result.",
+        requires=("streaming",),
+        stream=True,
+    ),
+    Scenario(
+        "stream_edit_partial_images",
+        "stream(operation='edit') of one image, with partial images.",
+        requires=("streaming", "partial_images", "edits"),
+        method="edit",
+        images=1,
+        stream=True,
+        dynamic=_pick_partials,
+    ),
+    Scenario(
+        "stream_interrupted",
+        "A stream that breaks after its partial images (the connection closes before the"
+        " completed event): StreamInterruptedError, not sent again, keeping the last partial"
+        " image (error.last_partial).",
+        requires=("streaming", "partial_images"),
+        expect="StreamInterruptedError",
+        stream=True,
+        dynamic=_pick_partials,
+        fault="submit:cut:1:{partial_images}",
     ),
     Scenario(
         "auth_invalid",

@@ -6,7 +6,9 @@
 * Signature and expiry query values (``sig``, ``signature``, ``X-Amz-Signature``, ``exp``...)
   are replaced by a placeholder, the same way in a response body and in the later download
   request, so the replayed client asks for exactly the recorded URL.
-* Images in responses become files of the assets folder (PNGs losslessly recompressed).
+* Images in responses become files of the assets folder (PNGs losslessly recompressed), those
+  in the events of a streamed answer too: each event's data is scrubbed as a JSON (or text)
+  body of its own.
 * Finally, :func:`check_secrets` refuses a cassette in which the key, or any declared secret,
   still appears anywhere (raw, JSON-escaped, URL-encoded or base64).
 """
@@ -23,7 +25,16 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from .._imageinfo import extension_of, sniff_media_type
-from ._cassette import AssetBody, Body, Cassette, EmbeddedAsset, JsonBody, TextBody
+from ._cassette import (
+    AssetBody,
+    Body,
+    Cassette,
+    EmbeddedAsset,
+    EventStreamBody,
+    JsonBody,
+    RecordedEvent,
+    TextBody,
+)
 from ._support import compact_png
 
 __all__ = [
@@ -150,12 +161,21 @@ class Scrubber:
             return JsonBody(value=value, assets=assets)
         if isinstance(body, TextBody):
             return TextBody(text=body.text.replace(self.origin, self.placeholder_origin))
+        if isinstance(body, EventStreamBody):
+            events = [self._event(event, cassette, response) for event in body.events]
+            return EventStreamBody(events=events, broken=body.broken)
         if body is not None and body.kind == "base64" and response:
             data = base64.b64decode(body.base64)
             media = sniff_media_type(data[:16])
             if media is not None:
                 return AssetBody(file=_store(cassette, data, media), media_type=media)
         return body
+
+    def _event(self, event: RecordedEvent, cassette: Cassette, response: bool) -> RecordedEvent:
+        data = self.body(event.data, cassette, response=response)
+        assert isinstance(data, JsonBody | TextBody)
+        event_id = None if event.id is None else self.text(event.id)
+        return event.model_copy(update={"data": data, "id": event_id})
 
     def _extract(
         self, value: Any, path: list[str | int], assets: list[EmbeddedAsset], cassette: Cassette

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._plugins import Registry
+from ._invariants import GuaranteeError
 from ._rejections import RejectionFailedError
 from ._replay import CassetteMismatchError, UnusedInteractionsError
 from ._runner import MODES, Case, MissingCassetteError, Mode, OutcomeMismatchError, Suite
@@ -30,6 +31,7 @@ CASE_ARGUMENT = "imagebridge_case"
 REJECTION_ARGUMENT = "imagebridge_rejection"
 
 _EXPLAINED = (
+    GuaranteeError,
     CassetteMismatchError,
     UnusedInteractionsError,
     RejectionFailedError,
@@ -45,7 +47,8 @@ class AdapterConformance:
     ``<scenario>.json`` files, or one holding ``<provider>/``), ``model`` (the model whose
     capabilities drive skips and rejections; default: the adapter's default), ``registry``
     (default: plugins from entry points), ``modes`` and ``expected_failures``: known gaps as
-    ``{"reason": {"scenario", ...}}``, run as strict xfails so that fixing one is noticed.
+    ``{"reason": {"scenario", ...}}``, run as strict xfails so that fixing one is noticed,
+    and ``delays`` (replay recorded event streams at their recorded pace; default: at once).
     """
 
     provider: ClassVar[str] = ""
@@ -54,6 +57,7 @@ class AdapterConformance:
     registry: ClassVar[Registry | None] = None
     expected_failures: ClassVar[Mapping[str, Collection[str]]] = {}
     modes: ClassVar[tuple[Mode, ...]] = MODES
+    delays: ClassVar[bool] = False
 
     @classmethod
     def conformance_suite(cls) -> Suite:
@@ -69,6 +73,7 @@ class AdapterConformance:
             registry=cls.registry,
             expected_failures=cls.expected_failures,
             modes=cls.modes,
+            delays=cls.delays,
         )
         suite.check_expected_failures()
         return suite
