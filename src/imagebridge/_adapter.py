@@ -63,10 +63,14 @@ class Adapter:
     name: ClassVar[str] = ""
     #: One line for ``imagebridge providers``.
     description: ClassVar[str] = ""
+    #: The API's base URL when neither ``base_url=`` nor ``<NAME>_BASE_URL`` gives one
+    #: (None: the user must give it).
     default_base_url: ClassVar[str | None] = None
+    #: The model used when a request names none.
     default_model: ClassVar[str] = ""
     #: Models this adapter knows; others are sent unchecked, with a warning.
     models: ClassVar[tuple[str, ...]] = ()
+    #: Whether a client refuses to start without a key (``api_key=`` or ``<NAME>_API_KEY``).
     requires_api_key: ClassVar[bool] = True
     #: Provider error codes beyond the common ones, mapped to error classes.
     error_codes: ClassVar[ErrorCodes] = {}

@@ -45,6 +45,14 @@ class AsyncFetcher(Protocol):
 class GeneratedImage:
     """One generated image: a URL, bytes, or both once downloaded.
 
+    An adapter builds it from what the provider sent, with exactly one of ``url`` (a result
+    URL, checked by :meth:`Adapter.resolve_url <imagebridge.adapter.Adapter.resolve_url>`),
+    ``b64_json`` (base64, or a ``data:`` URL given as ``url``) or ``data`` (bytes), and
+    optionally ``file_id``, ``revised_prompt`` and ``expires_at`` (when a signed URL stops
+    working, seconds since the epoch). The client binds it to its driver; ``read()``,
+    ``save()`` and their async twins download or decode it, bounded by
+    ``max_download_bytes``.
+
     ``media_type``, ``width`` and ``height`` come from the image's own header and are None
     until its bytes are available (``read()`` or ``save()``).
     """

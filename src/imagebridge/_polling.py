@@ -53,10 +53,16 @@ class PollPolicy:
     ``interval`` and 0.5 s, so a policy with a shorter interval keeps it.
     """
 
+    #: Seconds before the first poll after acceptance, and between the first polls.
     interval: float = 2.0
+    #: Each wait is the last one times this, up to ``max_interval``.
     backoff: float = 1.25
+    #: The longest wait between two polls (a server's ``Retry-After`` may ask for more).
     max_interval: float = 5.0
+    #: Polls in a row that may fail (no answer, 5xx, an unreadable body) before the task's
+    #: error is raised; each failure waits as a poll would.
     max_transient_failures: int = 5
+    #: The floor of every wait (see above).
     min_interval: float | None = None
 
     def __post_init__(self) -> None:
@@ -101,8 +107,11 @@ def _seconds(value: object) -> bool:
 class TaskState:
     """One poll's answer: the provider's raw ``status``, what it means and its payload."""
 
+    #: The provider's own status word, as it sent it (shown in progress reports).
     status: str
+    #: What the status means: ``queued``, ``running``, ``succeeded`` or ``failed``.
     phase: TaskPhase
+    #: Progress from 0 to 100, when the provider reports it.
     percent: float | None = None
     #: The adapter's parsed success payload (anything it needs to build the result).
     payload: Any = None

@@ -34,10 +34,15 @@ Operation = Literal["generate", "edit", "vary"]
 class Plan:
     """A validated request and how it will go on the wire, for one call of an adapter."""
 
+    #: The provider's name.
     provider: str
+    #: ``generate``, ``edit`` or ``vary``: the adapter method that runs it.
     operation: Operation
+    #: The canonical request, validated (``request.option_values()``: the options set).
     request: ImageRequest
+    #: The model to send (the request's, or the adapter's ``default_model``).
     model: str
+    #: What that model takes, as the adapter declared it.
     capabilities: Capabilities
     #: The size to send: ``"WxH"``, ``"W:H"``, ``"auto"`` or None (the provider's default).
     wire_size: str | None = None

@@ -78,13 +78,21 @@ def _int(value: Any) -> int | None:
 class ImageResult:
     """The outcome of a job: its images, where they came from, usage and warnings."""
 
+    #: The images, in order (``read()``/``save()`` each, or ``save()`` them all).
     images: list[GeneratedImage]
+    #: The provider that made them.
     provider: str
+    #: The model that made them, as the provider reported it or as it was sent.
     model: str | None = None
+    #: The ids of the accepted tasks behind the result (none for a one-request dialect).
     task_ids: list[str] = field(default_factory=list)
+    #: The provider's creation time (seconds since the epoch), when it sent one.
     created: int | None = None
+    #: Tokens or other usage the provider reported, summed over the calls.
     usage: Usage | None = None
+    #: What was adapted, dropped or unexpected (:class:`~imagebridge.ImageWarning`).
     warnings: list[ImageWarning] = field(default_factory=list)
+    #: The provider's reply bodies, one per call, base64 images left out.
     raw: list[Any] = field(default_factory=list, repr=False)
     #: The accepted tasks behind this result (resumable handles).
     tasks: list[TaskHandle] = field(default_factory=list, repr=False)

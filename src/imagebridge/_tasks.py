@@ -21,12 +21,20 @@ class TaskHandle(BaseModel):
     # Built on first use: programs without async tasks never pay for this schema.
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
+    #: The adapter's ``name``: only a client of this provider may poll the task.
     provider: str
+    #: The API that accepted it: only a client with this base URL may poll it (the key
+    #: goes nowhere else).
     base_url: str
+    #: The provider's id of the task (one path segment: no ``/``, ``..`` or query).
     task_id: str = Field(min_length=1)
+    #: The model the task was submitted with, when known.
     model: str | None = None
+    #: How many images the task makes (extra images are dropped, with a warning).
     n: int = 1
+    #: The pixel size the images should have, when known (a mismatch is warned about).
     expected_size: tuple[int, int] | None = None
+    #: When the task was accepted (seconds since the epoch).
     created_at: float = Field(default_factory=time.time)
     #: What the adapter needs to resume the task (e.g. ``{"compat": "apimart"}``); never a
     #: secret. Handles written before it had this name (``state``) are read too.
