@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._cassette import Cassette, cassette_schema, load_cassette, save_cassette
     from ._context import PLACEHOLDER_ORIGIN
+    from ._guarantees import GUARANTEES
+    from ._invariants import GuaranteeError
     from ._record import RecordingTransport, RecordReport, record
     from ._rejections import Rejection, RejectionFailedError
     from ._replay import CassetteMismatchError, ReplayTransport, UnusedInteractionsError
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from ._support import FakeClock, compact_png, sample_png
 
 __all__ = [
+    "GUARANTEES",
     "PLACEHOLDER_ORIGIN",
     "REQUIREMENTS",
     "SCENARIOS",
@@ -52,6 +55,7 @@ __all__ = [
     "Cassette",
     "CassetteMismatchError",
     "FakeClock",
+    "GuaranteeError",
     "Hint",
     "Outcome",
     "OutcomeMismatchError",
@@ -79,6 +83,8 @@ __all__ = [
 ]
 
 _HOMES = {
+    "GUARANTEES": "_guarantees",
+    "GuaranteeError": "_invariants",
     "PLACEHOLDER_ORIGIN": "_context",
     "REQUIREMENTS": "_requirements",
     "SCENARIOS": "_scenarios",

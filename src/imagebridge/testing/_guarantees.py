@@ -80,9 +80,9 @@ def check_resumed(derivation: Derivation) -> None:
         "Keep what polling needs in the TaskHandle (task_id, adapter_state), never on the"
         " adapter instance: another process resumes the task from the handle alone"
     )
-    try:
-        run = derivation.run(base.copy(), resume=True)
-    except Exception as error:
+    run = derivation.run(base.copy(), resume=True)
+    error = run.resume_error
+    if error is not None:
         raise GuaranteeError(
             broken(
                 "resume from a handle",

@@ -74,6 +74,9 @@ class WatchedRun:
     failure: AssertionError | None
     journal: list[JournalEntry] = field(default_factory=list)
     handle_json: str | None = None
+    #: What the resuming client's wait() raised that is not a library error (an adapter
+    #: that kept what it needs on the instance: a KeyError...).
+    resume_error: Exception | None = None
 
     @property
     def api_origin(self) -> str:
@@ -146,6 +149,10 @@ def run_watched(
                 run.expected = asyncio.run(runner.run_async(watch, observation))
         except AssertionError as error:  # the replay could not follow the call
             run.failure = error
+        except Exception as error:
+            if watch.client != 2:
+                raise
+            run.resume_error = error
         run.journal = journal.entries() if journal is not None else []
     return run
 
