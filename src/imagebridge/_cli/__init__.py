@@ -3,7 +3,8 @@
 ``main()`` is the console script. The commands live in small modules: :mod:`._app` (the
 group, error handling and exit codes), :mod:`._generate` (``generate``, ``edit`` and
 ``vary``, each through ``client.stream()``, followed by :mod:`._events`),
-:mod:`._providers`, :mod:`._serve`, with shared options in :mod:`._options`, output helpers
+:mod:`._providers`, :mod:`._serve`, :mod:`._plugin` (``plugin new``, whose package files
+come from :mod:`._scaffold` and ``templates/``), with shared options in :mod:`._options`, output helpers
 in :mod:`._output` and the progress display in :mod:`._progress`.
 """
 

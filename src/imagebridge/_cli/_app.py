@@ -25,6 +25,7 @@ from ._errors import (
     usage_payload,
 )
 from ._generate import edit, generate, vary
+from ._plugin import plugin
 from ._providers import providers
 from ._serve import serve
 from ._tasks import task, tasks
@@ -116,3 +117,4 @@ cli.add_command(task)
 cli.add_command(tasks)
 cli.add_command(batch)
 cli.add_command(conformance)
+cli.add_command(plugin)
