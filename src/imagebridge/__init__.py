@@ -11,6 +11,7 @@ Providers are plugins (see :mod:`imagebridge.hookspecs` and :mod:`imagebridge.ad
 from __future__ import annotations
 
 from ._async_client import AsyncImageClient
+from ._async_routed_client import AsyncRoutedImageClient
 from ._batch import BatchItem, BatchOutcome
 from ._capabilities import Capabilities
 from ._client import ImageClient
@@ -30,6 +31,7 @@ from ._errors import (
     Problem,
     ProviderError,
     RateLimitError,
+    RoutesExhaustedError,
     ServerError,
     StreamInterruptedError,
     SubmitOutcomeUnknownError,
@@ -38,11 +40,14 @@ from ._errors import (
 from ._flow import Accepted, PartialImage, Progress
 from ._inputs import ImageInput
 from ._journal import JournalEntry, TaskJournal
+from ._limits import RateLimit
 from ._plugins import PluginInfo, Registry, create_registry, default_registry
 from ._polling import PollPolicy, TaskState
 from ._request import ImageRequest
 from ._result import GeneratedImage, ImageResult, Usage
 from ._retry import RetryPolicy
+from ._routed_client import RoutedImageClient
+from ._routes import Route
 from ._stream import AsyncImageStream, Completed, ImageStream, StreamEvent
 from ._tasks import TaskHandle
 from ._warnings import ImageWarning, WarningCode
@@ -55,6 +60,7 @@ __all__ = [
     "Accepted",
     "AsyncImageClient",
     "AsyncImageStream",
+    "AsyncRoutedImageClient",
     "AuthenticationError",
     "BadRequestError",
     "BatchItem",
@@ -84,9 +90,13 @@ __all__ = [
     "Problem",
     "Progress",
     "ProviderError",
+    "RateLimit",
     "RateLimitError",
     "Registry",
     "RetryPolicy",
+    "Route",
+    "RoutedImageClient",
+    "RoutesExhaustedError",
     "ServerError",
     "StreamEvent",
     "StreamInterruptedError",

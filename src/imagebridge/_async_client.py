@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._async_routed_client import AsyncRoutedImageClient
 from ._base_client import (
     CLIENT_DOC,
     DEFAULT_REQUEST_TIMEOUT,
@@ -31,12 +33,14 @@ from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
 from ._errors import ImageBridgeError
 from ._flow import ProgressCallback
 from ._journal import JournalEntry
+from ._limits import RateLimit
 from ._plugins import Registry
 from ._polling import PollPolicy, TaskState
 from ._preflight import Operation, Plan
 from ._request import ImageSource
 from ._result import ImageResult
 from ._retry import RetryPolicy
+from ._routes import Route, Strategy
 from ._stream import AsyncImageStream, Completed, StreamEvent
 from ._tasks import TaskHandle
 
@@ -73,6 +77,7 @@ class AsyncImageClient(ClientBase):
         max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
         allow_link_local_urls: bool = False,
+        rate_limit: RateLimit | None = None,
         on_progress: ProgressCallback | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -95,6 +100,7 @@ class AsyncImageClient(ClientBase):
             max_download_bytes=max_download_bytes,
             max_response_bytes=max_response_bytes,
             allow_link_local_urls=allow_link_local_urls,
+            rate_limit=rate_limit,
         )
         self._owns_http = http_client is None
         # httpx's default limits on purpose: keeping more connections alive made its pool's
@@ -293,6 +299,33 @@ class AsyncImageClient(ClientBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    @classmethod
+    def from_routes(
+        cls,
+        routes: Sequence[Route],
+        *,
+        strategy: Strategy = "ordered",
+        cooldown: float = 30.0,
+        rng: random.Random | None = None,
+        **options: Any,
+    ) -> AsyncRoutedImageClient:
+        """A client over ``routes`` (:class:`~imagebridge.Route`), one AsyncImageClient each, built
+        with ``options`` (this class's own) and the route's key, base URL and rate limit.
+
+        Each request is pre-flighted on every route; it goes to the first that can honour
+        it (``strategy="weighted"``: a random spread by weight, from ``rng``) and moves on
+        only after a failure that created no task. A route that failed so is tried last for
+        ``cooldown`` seconds. See :class:`~imagebridge.AsyncRoutedImageClient`.
+        """
+        return AsyncRoutedImageClient(
+            routes,
+            lambda route, kwargs: cls(route.provider, **kwargs),
+            strategy=strategy,
+            cooldown=cooldown,
+            rng=rng,
+            **options,
+        )
 
 
 class _BatchPort:

@@ -31,6 +31,7 @@ from ._errors import ConfigurationError, ImageBridgeError, InvalidRequestError, 
 from ._flow import Flow, PartialImage, ProgressCallback
 from ._jobs import Job, JobSettings, Note, TaskRecorder
 from ._journal import TaskJournal, open_default_journal
+from ._limits import RateLimit, limiter_for
 from ._plugins import Registry, default_registry
 from ._polling import PollPolicy, TaskState
 from ._preflight import Operation, Plan, plan
@@ -67,6 +68,9 @@ CLIENT_DOC = """
     capped at ``max_response_bytes``; each result image, downloaded or inline (base64,
     ``data:`` URLs), at ``max_download_bytes``. Result URLs (and their redirects) to
     link-local or cloud-metadata addresses are refused unless ``allow_link_local_urls``.
+    ``rate_limit`` (:class:`~imagebridge.RateLimit`) limits the requests per minute and the
+    concurrent jobs of every client of this provider and base URL in the process, within
+    each job's deadline; a 429 with ``Retry-After`` pauses them all.
     ``transport`` replaces the network (e.g.
     for tests); ``clock`` replaces time (for tests of polling); ``registry`` replaces the
     installed plugins.
@@ -93,6 +97,7 @@ class ClientBase:
         max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
         allow_link_local_urls: bool = False,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self._registry = registry or default_registry()
         adapter_cls = self._registry.adapter(provider)
@@ -114,6 +119,12 @@ class ClientBase:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise ConfigurationError(
+                f"rate_limit must be an imagebridge.RateLimit or None, not {rate_limit!r}"
+            )
+        #: The client-side limits, shared with every client of this provider and base URL.
+        self.rate_limit = rate_limit
         self._adapter: Adapter = adapter_cls(self.base_url)
         self._adapter.allow_link_local_urls = allow_link_local_urls
         if poll_policy is not None:
@@ -151,6 +162,9 @@ class ClientBase:
             "max_response_bytes": max_response_bytes,
             "download_timeout": timeout,
             "allow_link_local_urls": allow_link_local_urls,
+            "limiter": None
+            if rate_limit is None
+            else limiter_for(provider, self.base_url, rate_limit),
         }
 
     def __repr__(self) -> str:
@@ -359,6 +373,7 @@ def _merge(results: Sequence[ImageResult]) -> ImageResult:
         usage=usage,
         warnings=[w for result in results for w in result.warnings],
         raw=[raw for result in results for raw in result.raw],
+        route=first.route,
     )
 
 

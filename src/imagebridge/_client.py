@@ -7,8 +7,9 @@ behaviour.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -27,12 +28,15 @@ from ._driver import SyncDriver
 from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
 from ._errors import ImageBridgeError
 from ._flow import ProgressCallback
+from ._limits import RateLimit
 from ._plugins import Registry
 from ._polling import PollPolicy, TaskState
 from ._preflight import Operation, Plan
 from ._request import ImageSource
 from ._result import ImageResult
 from ._retry import RetryPolicy
+from ._routed_client import RoutedImageClient
+from ._routes import Route, Strategy
 from ._stream import Completed, ImageStream, StreamEvent
 from ._tasks import TaskHandle
 
@@ -66,6 +70,7 @@ class ImageClient(ClientBase):
         max_download_bytes: int | None = DEFAULT_MAX_DOWNLOAD,
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
         allow_link_local_urls: bool = False,
+        rate_limit: RateLimit | None = None,
         on_progress: ProgressCallback | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
@@ -87,6 +92,7 @@ class ImageClient(ClientBase):
             max_download_bytes=max_download_bytes,
             max_response_bytes=max_response_bytes,
             allow_link_local_urls=allow_link_local_urls,
+            rate_limit=rate_limit,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport)
@@ -247,6 +253,33 @@ class ImageClient(ClientBase):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @classmethod
+    def from_routes(
+        cls,
+        routes: Sequence[Route],
+        *,
+        strategy: Strategy = "ordered",
+        cooldown: float = 30.0,
+        rng: random.Random | None = None,
+        **options: Any,
+    ) -> RoutedImageClient:
+        """A client over ``routes`` (:class:`~imagebridge.Route`), one ImageClient each, built
+        with ``options`` (this class's own) and the route's key, base URL and rate limit.
+
+        Each request is pre-flighted on every route; it goes to the first that can honour
+        it (``strategy="weighted"``: a random spread by weight, from ``rng``) and moves on
+        only after a failure that created no task. A route that failed so is tried last for
+        ``cooldown`` seconds. See :class:`~imagebridge.RoutedImageClient`.
+        """
+        return RoutedImageClient(
+            routes,
+            lambda route, kwargs: cls(route.provider, **kwargs),
+            strategy=strategy,
+            cooldown=cooldown,
+            rng=rng,
+            **options,
+        )
 
 
 ImageClient.__doc__ = (ImageClient.__doc__ or "") + CLIENT_DOC

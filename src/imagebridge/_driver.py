@@ -16,7 +16,9 @@ time left), the async one by cancelling the read at the deadline; a stream that 
 thrown into the flow (:class:`~imagebridge.StreamInterruptedError`, or the deadline's
 error), which keeps the images that were complete. Closing a stream early
 closes the flow and its open reply (the connection is dropped, not left busy). Downloads of
-result images are :mod:`imagebridge._downloads`, which both drivers inherit.
+result images are :mod:`imagebridge._downloads`, which both drivers inherit. Under a client's
+``rate_limit`` (:mod:`imagebridge._limits`) a job holds one of its key's slots from its first
+request to its end, and every request to the API's origin (each retry too) waits its turn.
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ class SyncDriver(SyncDownloads):
         pending: ImageBridgeError | None = None
         stream: httpx.Response | None = None
         events: Iterator[ServerSentEvent] | None = None
+        held = False
         try:
+            held = self._hold(job)
             while True:
                 try:
                     # An event goes back through the reply channel (see read_event()).
@@ -116,6 +120,27 @@ class SyncDriver(SyncDownloads):
             if stream is not None:
                 stream.close()
             flow.close()
+            if held:
+                self._release()
+
+    def _hold(self, job: Job) -> bool:
+        """Take the job's slot under ``max_concurrent`` (True), waiting within the deadline."""
+        if self._limiter is None:
+            return False
+        if not self._limiter.acquire(self._slot_timeout(job)):
+            raise self._no_slot(job)
+        return True
+
+    def _throttle(self, request: httpx.Request, job: Job) -> None:
+        """Wait for the request's turn under the requests per minute, and for any pause."""
+        if not self._limited(request):
+            return
+        wait = self._rate_wait(job)
+        if wait > 0:
+            self._clock.sleep(wait)
+        wait = self._pause_wait(job)
+        if wait > 0:
+            self._clock.sleep(wait)
 
     def _next_event(self, events: Iterator[ServerSentEvent], job: Job) -> ServerSentEvent | None:
         token = _deadline.io_deadline.set(self._io_deadline(job))
@@ -131,6 +156,7 @@ class SyncDriver(SyncDownloads):
     ) -> httpx.Response:
         attempt = 0
         while True:
+            self._throttle(request, job)
             self._prepare(request, job)
             token = _deadline.io_deadline.set(self._io_deadline(job))
             try:
@@ -184,7 +210,9 @@ class AsyncDriver(AsyncDownloads):
         pending: ImageBridgeError | None = None
         stream: httpx.Response | None = None
         events: AsyncIterator[ServerSentEvent] | None = None
+        held = False
         try:
+            held = await self._hold(job)
             while True:
                 try:
                     sent = cast("httpx.Response | None", reply)
@@ -224,6 +252,27 @@ class AsyncDriver(AsyncDownloads):
             if stream is not None:
                 await stream.aclose()
             flow.close()
+            if held:
+                self._release()
+
+    async def _hold(self, job: Job) -> bool:
+        """Take the job's slot under ``max_concurrent`` (True), waiting within the deadline."""
+        if self._limiter is None:
+            return False
+        if not await self._limiter.aacquire(self._slot_timeout(job)):
+            raise self._no_slot(job)
+        return True
+
+    async def _throttle(self, request: httpx.Request, job: Job) -> None:
+        """Wait for the request's turn under the requests per minute, and for any pause."""
+        if not self._limited(request):
+            return
+        wait = self._rate_wait(job)
+        if wait > 0:
+            await self._clock.asleep(wait)
+        wait = self._pause_wait(job)
+        if wait > 0:
+            await self._clock.asleep(wait)
 
     async def _next_event(
         self, events: AsyncIterator[ServerSentEvent], job: Job
@@ -256,6 +305,7 @@ class AsyncDriver(AsyncDownloads):
 
         attempt = 0
         while True:
+            await self._throttle(request, job)
             self._prepare(request, job)
             token = _deadline.io_deadline.set(self._io_deadline(job))
             try:

@@ -3,9 +3,12 @@
 Which requests get credentials (only those to the API's own origin), the job's deadline
 (per-request timeouts cut to it, waits cut short before it, the wall-clock bound handed to
 :mod:`imagebridge._deadline`), turning transport failures into library errors, retries and
-progress reports. What a job does with its task (journal, errors) is
-:mod:`imagebridge._jobs`'s; downloads are :mod:`imagebridge._downloads`; the sending,
-streaming and sleeping are :mod:`imagebridge._driver`'s.
+progress reports, and the client-side rate limits of :mod:`imagebridge._limits` (each
+request to the API's origin waits for its turn, each job for its slot, within the deadline;
+a 429 with ``Retry-After`` pauses the limiter's key for every client of it). What a job
+does with its task (journal, errors) is :mod:`imagebridge._jobs`'s; downloads are
+:mod:`imagebridge._downloads`; the sending, streaming and sleeping are
+:mod:`imagebridge._driver`'s.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from ._errors import (
 )
 from ._flow import Accepted, PartialImage, Progress, Sleep
 from ._jobs import Job, Limits, Note
+from ._limits import Limiter
+from ._provider_errors import parse_retry_after
 from ._redact import Redactor
 from ._retry import RetryPolicy, is_idempotent
 
@@ -63,6 +68,7 @@ class DriverBase:
         download_timeout: float | None = None,
         allow_link_local_urls: bool = False,
         max_in_flight: int | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         url = httpx.URL(base_url)
         self.provider = provider
@@ -80,6 +86,7 @@ class DriverBase:
         self._allow_link_local = allow_link_local_urls
         self._max_in_flight = max_in_flight
         self._gate: Any = None
+        self._limiter = limiter
 
     def _slot(self) -> AbstractAsyncContextManager[Any]:
         """An async context manager that holds one of the ``max_in_flight`` slots (the async
@@ -92,6 +99,71 @@ class DriverBase:
             self._gate = asyncio.Semaphore(self._max_in_flight)
         gate: AbstractAsyncContextManager[Any] = self._gate
         return gate
+
+    # -- client-side rate limits (imagebridge._limits) ----------------------------------------
+    def _limited(self, request: httpx.Request) -> bool:
+        """Whether ``request`` counts against the requests per minute: one to the API's
+        origin (a download from another host does not)."""
+        return self._limiter is not None and self._same_origin(request.url)
+
+    def _rate_wait(self, job: Limits) -> float:
+        """Reserve the next request's turn: the seconds to wait for it (0: go now). A wait
+        that would not end before the deadline raises its timeout, and nothing is sent."""
+        assert self._limiter is not None
+        wait = self._limiter.reserve(self._clock.monotonic(), self._left(job))
+        if wait is None:
+            raise self._limit_timeout(job, f"the next request's turn under {self._limit_text()}")
+        return wait
+
+    def _pause_wait(self, job: Limits) -> float:
+        """What is left of a pause another request's 429 set while this one waited its turn
+        (raises when it outlasts the deadline)."""
+        assert self._limiter is not None
+        wait = self._limiter.paused_for(self._clock.monotonic())
+        left = self._left(job)
+        if wait > 0 and left is not None and wait >= left:
+            raise self._limit_timeout(job, "the pause a 429 with Retry-After asked for")
+        return wait
+
+    def _slot_timeout(self, job: Limits) -> float | None:
+        """How long a job may wait for its slot (on the wall clock: a thread or a task is
+        woken by the job that ends); None: no deadline."""
+        left = self._left(job)
+        if left is not None and left <= 0:
+            raise self._timeout(job)
+        return left
+
+    def _release(self) -> None:
+        """Give back the job's slot (taken when the job started)."""
+        assert self._limiter is not None
+        self._limiter.release()
+
+    def _no_slot(self, job: Limits) -> ImageTimeoutError:
+        return self._limit_timeout(job, f"a free job slot under {self._limit_text()}")
+
+    def _limit_text(self) -> str:
+        assert self._limiter is not None
+        return f"rate_limit {self._limiter.limit.describe()}"
+
+    def _limit_timeout(self, job: Limits, what: str) -> ImageTimeoutError:
+        return ImageTimeoutError(
+            f"{self.provider}: waiting for {what} would not end within the {job.timeout:g} s"
+            " deadline, so the request was not sent",
+            provider=self.provider,
+            timeout=job.timeout,
+        )
+
+    def _note_refusal(self, request: httpx.Request, response: httpx.Response, job: Limits) -> None:
+        """A 429 with ``Retry-After`` from the API's origin (not a download host) pauses the
+        key for every client of it (capped at the retry policy's ``max_retry_after``: a longer
+        one is not waited for either)."""
+        if response.status_code != 429 or not self._limited(request):
+            return
+        assert self._limiter is not None
+        seconds = parse_retry_after(response.headers)
+        if seconds is not None and seconds > 0:
+            seconds = min(seconds, job.retry.max_retry_after)
+            self._limiter.pause(self._clock.monotonic() + seconds)
 
     # -- requests ---------------------------------------------------------------------------
     def _same_origin(self, url: httpx.URL) -> bool:
@@ -173,6 +245,7 @@ class DriverBase:
         """The wait before resending, or None to hand the response to the flow."""
         if response.status_code < 400:
             return None
+        self._note_refusal(request, response, job)
         delay = job.retry.delay(attempt, request, response=response)
         if delay is None or not self._fits(delay, job):
             return None

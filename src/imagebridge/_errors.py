@@ -9,6 +9,7 @@ Every error the library raises on purpose derives from :class:`ImageBridgeError`
     ├── APIConnectionError ............. no HTTP response (connection refused, reset, DNS)
     │   └── SubmitOutcomeUnknownError .. a submit was sent but not answered: the task may exist
     ├── ImageTimeoutError .............. the job's overall deadline passed (also a TimeoutError)
+    ├── RoutesExhaustedError ........... every route was skipped or failed (routed clients)
     └── ProviderError .................. the provider answered with an error
         ├── BadRequestError ............ the provider rejected the request (400/422)
         ├── AuthenticationError ........ 401: missing or wrong API key
@@ -58,6 +59,7 @@ __all__ = [
     "Problem",
     "ProviderError",
     "RateLimitError",
+    "RoutesExhaustedError",
     "ServerError",
     "StreamInterruptedError",
     "SubmitOutcomeUnknownError",
@@ -263,6 +265,21 @@ class ImageTimeoutError(ImageBridgeError, TimeoutError):
                 " resume it with wait() or 'imagebridge task'"
             )
         return self.message
+
+
+class RoutesExhaustedError(ImageBridgeError):
+    """No route of a routed client could serve the request: each was skipped before any
+    request (it cannot honour it) or failed in a way that left no task behind.
+
+    ``outcomes`` maps each route's name, in the routes' order, to what happened there:
+    ``skipped: <the problems>`` or ``failed: <error class>: <message>``. The last failure is
+    chained as ``__cause__``.
+    """
+
+    def __init__(self, outcomes: Mapping[str, str]) -> None:
+        self.outcomes = dict(outcomes)
+        lines = "".join(f"\n  - {name}: {what}" for name, what in self.outcomes.items())
+        super().__init__(f"no route could serve the request ({len(self.outcomes)} tried):{lines}")
 
 
 class ProviderError(ImageBridgeError):

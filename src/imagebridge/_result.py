@@ -96,6 +96,8 @@ class ImageResult:
     raw: list[Any] = field(default_factory=list, repr=False)
     #: The accepted tasks behind this result (resumable handles).
     tasks: list[TaskHandle] = field(default_factory=list, repr=False)
+    #: The name of the route that served it (a routed client's), else None.
+    route: str | None = None
     _on_saved: Callable[[TaskHandle, list[Path]], None] | None = field(
         default=None, repr=False, compare=False
     )
@@ -164,6 +166,8 @@ class ImageResult:
             "images": [image.to_dict() for image in self.images],
             "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
         }
+        if self.route is not None:
+            out["route"] = self.route
         if len(self.task_ids) > 1:
             out["task_ids"] = list(self.task_ids)
         if self.created is not None:

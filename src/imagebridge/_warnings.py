@@ -22,6 +22,8 @@ WarningCode = Literal[
     "format_mismatch",
     "extra_images",
     "fewer_images",
+    "route_skipped",
+    "route_failed",
     "other",
 ]
 
@@ -36,6 +38,8 @@ WARNING_CODES: Mapping[WarningCode, str] = MappingProxyType(
         "format_mismatch": "an image came back in another format than `output_format` asked for",
         "extra_images": "more images came back than were requested; the extra ones were dropped",
         "fewer_images": "fewer images came back than were requested",
+        "route_skipped": "a route could not honour the request and was skipped before any request",
+        "route_failed": "a route failed without creating a task, so the next route was tried",
         "other": "anything else a plugin reports (its `message` says what)",
     }
 )

@@ -3,9 +3,10 @@
 ``main()`` is the console script. The commands live in small modules: :mod:`._app` (the
 group, error handling and exit codes), :mod:`._generate` (``generate``, ``edit`` and
 ``vary``, each through ``client.stream()``, followed by :mod:`._events`),
-:mod:`._providers`, :mod:`._serve`, :mod:`._plugin` (``plugin new``, whose package files
-come from :mod:`._scaffold` and ``templates/``), with shared options in :mod:`._options`, output helpers
-in :mod:`._output` and the progress display in :mod:`._progress`.
+:mod:`._providers`, :mod:`._serve`, :mod:`._plugin` (``plugin new``, whose package
+files come from :mod:`._scaffold` and ``templates/``), with shared options in
+:mod:`._options`, output helpers in :mod:`._output` and the progress display in
+:mod:`._progress`.
 """
 
 from __future__ import annotations

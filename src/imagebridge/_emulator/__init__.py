@@ -116,8 +116,14 @@ connection through uvicorn's transport; under another server they raise
 Counters: ``GET /_emulator/stats`` (``EmulatorState.stats()``) has, per dialect, ``submits``
 (received, faulted ones included), ``accepted`` (answered 2xx by the dialect, even when the
 client never got the answer: each is a paid job), ``polls``, ``downloads``, the ``tasks``
-created, ``faults_applied`` and ``streams_open`` (stream faults still sending: 0 soon after
+created, ``rate_limited`` (answered 429 above the rate limit), ``faults_applied`` and
+``streams_open`` (stream faults still sending: 0 soon after
 their clients hang up). ``POST /_emulator/reset`` clears them with the log.
+
+Rate limit: ``EmulatorConfig(requests_per_minute=N)`` admits at most ``N`` submits and polls
+per dialect in any 60 s of the emulator's clock (before any fault) and answers the others
+HTTP 429 ``rate_limit_exceeded`` in the dialect's shape, with ``Retry-After`` the whole
+seconds until one is admitted again (see :mod:`._ratelimit`).
 
 Use :class:`EmulatorServer` in tests (a uvicorn thread on a free loopback port), or
 :func:`create_app` with an in-process ASGI transport, or :func:`serve` from a shell. The

@@ -26,7 +26,9 @@ class EmulatorConfig:
     ``faults`` are the fault specs active from the start (see the package docstring; they can
     be replaced at runtime with ``POST /_emulator/faults``). ``stream_delay`` is the pause in
     seconds before each event of an openai ``stream: true`` answer (so a client can observe the
-    time to the first partial image).
+    time to the first partial image). ``requests_per_minute``: each dialect admits at most that
+    many submits and polls in any 60 s of ``clock`` and answers the others 429 with
+    ``Retry-After`` (see :mod:`._ratelimit`); None: no limit.
     """
 
     task_duration: float = 3.0
@@ -36,6 +38,7 @@ class EmulatorConfig:
     clock: Callable[[], float] = field(default=time.monotonic)
     faults: Sequence[str] = ()
     stream_delay: float = 0.02
+    requests_per_minute: int | None = None
 
     def __post_init__(self) -> None:
         if self.default_dialect not in DIALECTS:
@@ -51,6 +54,12 @@ class EmulatorConfig:
             raise ValueError("task_duration must not be negative")
         if not 0 <= self.stream_delay <= 60:
             raise ValueError(f"stream_delay must be 0 to 60 seconds, got {self.stream_delay!r}")
+        rpm = self.requests_per_minute
+        if rpm is not None and (isinstance(rpm, bool) or not isinstance(rpm, int) or rpm < 1):
+            raise ValueError(
+                f"requests_per_minute must be a whole number of requests, 1 or more, or None;"
+                f" got {rpm!r}"
+            )
         if isinstance(self.faults, str):
             raise ValueError("faults must be a list of fault specs, not one string")
         parse_faults(self.faults)  # raises ValueError naming the bad spec

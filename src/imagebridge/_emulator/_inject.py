@@ -124,6 +124,11 @@ class FaultInjector:
             scope[FOREIGN_KEY] = True
             await self.app(scope, receive, send)
             return
+        wait = None if target.phase == "download" else self.state.rate.admit(target.dialect)
+        if wait is not None:
+            self.state.count("rate_limited", target.dialect)
+            await self._answer(scope, receive, send, _over_limit(target, wait, self.state))
+            return
         try:
             own = parse_faults(_header(scope))
         except ValueError as exc:
@@ -329,6 +334,17 @@ def _response(fault: Fault, target: Target) -> Response:
         return render_error(target.style, error)
     status = int(kind)
     return render_error(target.style, ApiError(status, fault.code, f"emulated HTTP {status}"))
+
+
+def _over_limit(target: Target, wait: int, state: EmulatorState) -> Response:
+    """The 429 of a request above ``EmulatorConfig.requests_per_minute``."""
+    error = ApiError(
+        429,
+        "rate_limit_exceeded",
+        f"Rate limit reached: {state.rate.per_minute} requests per minute; retry in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
+    return render_error(target.style, error)
 
 
 async def _drain(receive: Receive) -> bytes:

@@ -19,14 +19,16 @@ from typing import Any
 from ._config import DIALECTS, EmulatorConfig
 from ._faults import FaultSet
 from ._images import ImageSpec
+from ._ratelimit import RateWindow
 
 SIGNED_URL_TTL_MS = 24 * 60 * 60 * 1000
 
 #: The request counters, per dialect: ``submits`` (POSTs to generations/edits, and openai's
 #: variations, received), ``accepted`` (submits the dialect answered with a 2xx, whether or
-#: not the client got the answer: each is a paid job), ``polls`` (task GETs) and
-#: ``downloads`` (image GETs).
-COUNTERS: tuple[str, ...] = ("submits", "accepted", "polls", "downloads")
+#: not the client got the answer: each is a paid job), ``polls`` (task GETs),
+#: ``downloads`` (image GETs) and ``rate_limited`` (requests answered 429 above
+#: ``EmulatorConfig.requests_per_minute``).
+COUNTERS: tuple[str, ...] = ("submits", "accepted", "polls", "downloads", "rate_limited")
 
 
 @dataclass
@@ -78,6 +80,8 @@ class EmulatorState:
         #: The dialect that made each ``/files/<name>`` image.
         self.file_dialects: dict[str, str] = {}
         self.faults = FaultSet(config.faults)
+        #: The requests per minute each dialect admits (``config.requests_per_minute``).
+        self.rate = RateWindow(config.requests_per_minute, config.clock)
         #: The ``host:port`` origins ``redirect-foreign`` faults sent downloads to: downloads
         #: that reach the emulator there are the foreign hops (served without faults).
         self.foreign: set[str] = set()
@@ -108,6 +112,7 @@ class EmulatorState:
             self._counts = _zero_counts()
             self.foreign.clear()
         self.faults.applied = 0
+        self.rate.reset()
 
     # -- counters ----------------------------------------------------------------------------
 

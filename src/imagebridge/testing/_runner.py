@@ -272,7 +272,9 @@ class Case:
                         f"no cassette {path}: {self.suite.provider} declares what the scenario"
                         f" {self.name!r} needs. Record it (python -m imagebridge.testing record),"
                         " record a not-applicable stub if the provider cannot have it"
-                        " (record(not_applicable=...)), or list it in expected_failures."
+                        " (record --not-applicable NAME=REASON, [not_applicable] in"
+                        " tests/imagebridge-record.toml, or record(not_applicable=...)), or list"
+                        " it in expected_failures."
                     )
                 replay(
                     load_cassette(path),
