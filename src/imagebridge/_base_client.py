@@ -69,7 +69,7 @@ CLIENT_DOC = """
     ``data:`` URLs), at ``max_download_bytes``. Result URLs (and their redirects) to
     link-local or cloud-metadata addresses are refused unless ``allow_link_local_urls``.
     ``rate_limit`` (:class:`~imagebridge.RateLimit`) limits the requests per minute and the
-    concurrent jobs of every client of this provider and base URL in the process, within
+    concurrent jobs of every client of this provider, base URL and key in the process, within
     each job's deadline; a 429 with ``Retry-After`` pauses them all.
     ``transport`` replaces the network (e.g.
     for tests); ``clock`` replaces time (for tests of polling); ``registry`` replaces the
@@ -123,7 +123,7 @@ class ClientBase:
             raise ConfigurationError(
                 f"rate_limit must be an imagebridge.RateLimit or None, not {rate_limit!r}"
             )
-        #: The client-side limits, shared with every client of this provider and base URL.
+        #: The client-side limits, shared with every client of this provider, base URL and key.
         self.rate_limit = rate_limit
         self._adapter: Adapter = adapter_cls(self.base_url)
         self._adapter.allow_link_local_urls = allow_link_local_urls
@@ -164,7 +164,7 @@ class ClientBase:
             "allow_link_local_urls": allow_link_local_urls,
             "limiter": None
             if rate_limit is None
-            else limiter_for(provider, self.base_url, rate_limit),
+            else limiter_for(provider, self.base_url, rate_limit, api_key),
         }
 
     def __repr__(self) -> str:

@@ -1,8 +1,8 @@
 """Client-side rate limits: :class:`RateLimit`, and the process-wide limiters that honour it.
 
 A client built with ``rate_limit=RateLimit(...)`` takes its :class:`Limiter` from one registry
-per process, keyed by provider and base URL (:func:`limiter_for`; it takes a route name
-too, which no client passes yet), so every
+per process, keyed by provider, base URL and account (the API key, as a digest that is only
+compared: :func:`limiter_for`), so every
 client of that key (sync or async, in any thread or event loop) counts against the same
 limits:
 
@@ -29,7 +29,10 @@ reservation time under a lock, and a first-come queue of slot waiters.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
+import secrets
 import threading
 import weakref
 from collections import deque
@@ -46,8 +49,8 @@ __all__ = ["Limiter", "RateLimit", "limiter_for"]
 
 @dataclass(frozen=True, slots=True)
 class RateLimit:
-    """Client-side limits of one provider and base URL (a route), shared by every client of it
-    in the process.
+    """Client-side limits of one provider, base URL and API key (an account), shared by every
+    client of it in the process.
 
     ``requests_per_minute``: HTTP requests to the API per minute (polls and retries count);
     ``max_concurrent``: jobs in flight at once (a ``generate``, ``edit``, ``vary``,
@@ -88,8 +91,19 @@ class RateLimit:
         return ", ".join(parts) or "no limit (429 pauses shared)"
 
 
-#: provider, base URL (no trailing slash), route name or None.
-LimitKey = tuple[str, str, str | None]
+#: provider, base URL (no trailing slash), and the account: an HMAC of the API key under a
+#: key made at random for this process (None without a key). Limits are per account: two
+#: keys on one gateway are two limits. The digest is only ever compared, never shown.
+LimitKey = tuple[str, str, bytes | None]
+
+_ACCOUNT_SALT = secrets.token_bytes(32)
+
+
+def account_of(api_key: str | None) -> bytes | None:
+    """Which account a key is, for the limiter registry (not reversible, not printed)."""
+    if api_key is None:
+        return None
+    return hmac.new(_ACCOUNT_SALT, api_key.encode(), hashlib.sha256).digest()
 
 
 class Limiter:
@@ -108,9 +122,8 @@ class Limiter:
         self._slots = None if limit.max_concurrent is None else _Slots(limit.max_concurrent)
 
     def __repr__(self) -> str:
-        provider, base_url, route = self.key
-        name = f" route={route!r}" if route is not None else ""
-        return f"<Limiter {provider} {base_url}{name}: {self.limit.describe()}>"
+        provider, base_url, _ = self.key
+        return f"<Limiter {provider} {base_url}: {self.limit.describe()}>"
 
     # -- requests per minute ----------------------------------------------------------------
     def reserve(self, now: float, left: float | None) -> float | None:
@@ -249,21 +262,21 @@ _registry_lock = threading.Lock()
 
 
 def limiter_for(
-    provider: str, base_url: str, limit: RateLimit, route: str | None = None
+    provider: str, base_url: str, limit: RateLimit, api_key: str | None = None
 ) -> Limiter:
-    """The process's limiter of ``provider`` at ``base_url`` (and ``route``), made on first use
-    and kept while a client holds it. Every client of one key must ask for the same limits."""
-    key: LimitKey = (provider, base_url.rstrip("/"), route)
+    """The process's limiter of ``provider`` at ``base_url`` for the account of ``api_key``,
+    made on first use and kept while a client holds it. Every client of one account must ask
+    for the same limits."""
+    key: LimitKey = (provider, base_url.rstrip("/"), account_of(api_key))
     with _registry_lock:
         limiter = _registry.get(key)
         if limiter is None:
             limiter = Limiter(key, limit)
             _registry[key] = limiter
         elif limiter.limit != limit:
-            where = f"{provider} at {key[1]}" + (f" (route {route!r})" if route else "")
             raise ConfigurationError(
-                f"rate_limit={limit!r} for {where}, but another client of this process uses"
-                f" {limiter.limit!r} there: clients of one provider and base URL share one"
-                " limit, so give them the same RateLimit"
+                f"rate_limit={limit!r} for {provider} at {key[1]}, but another client of this"
+                f" process uses {limiter.limit!r} with the same API key there: clients of one"
+                " provider, base URL and key share one limit, so give them the same RateLimit"
             )
         return limiter

@@ -166,6 +166,30 @@ def test_clients_of_one_key_must_agree_on_its_limit(start_emulator: StartEmulato
         _client(url, None, RateLimit(requests_per_minute=60)).close()  # the same: shared
 
 
+def test_two_keys_on_one_gateway_are_two_limits(
+    start_emulator: StartEmulator, clock: FakeClock
+) -> None:
+    # Limits are per account: another key at the same base URL has a limiter of its own.
+    url = start_emulator().url("openai")
+    limit = RateLimit(requests_per_minute=1)
+    with (
+        _client(url, clock, limit) as first,
+        ImageClient(
+            "openai",
+            api_key="sk-another-account",
+            base_url=url,
+            journal=False,
+            clock=clock,
+            rate_limit=RateLimit(requests_per_minute=30),  # not refused: not the same key
+        ) as second,
+    ):
+        first.generate("a red cube")
+        second.generate("a red cube")  # its own turn: nothing to wait for
+        assert clock.slept == []
+        first.generate("a red cube")  # the first key's next turn is a minute on
+        assert clock.slept == [pytest.approx(60.0)]
+
+
 def test_a_stream_counts_like_any_request(start_emulator: StartEmulator, clock: FakeClock) -> None:
     server = start_emulator(stream_delay=0)
     with _client(server.url("openai"), clock, RateLimit(requests_per_minute=3)) as client:
