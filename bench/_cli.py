@@ -30,6 +30,7 @@ SECTIONS: dict[str, str] = {
     "references": "._references",
     "imports": "._imports",
     "streaming": "._streaming",
+    "routes": "._routes",
 }
 
 _PACKAGES = ("imagebridge", "httpx", "httpx2", "openai", "pydantic", "aiohttp", "httpx-aiohttp")

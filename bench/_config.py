@@ -60,6 +60,9 @@ class Settings:
     stream_memory_rounds: int
     stream_memory_calls: int
     stream_memory_repeats: int
+    # 9. routes: one batch over two rate-limited routes
+    routes_requests: int
+    routes_rpm: tuple[int, int]
 
     @property
     def litellm_python(self) -> str | None:
@@ -103,6 +106,8 @@ FULL = Settings(
     stream_memory_rounds=2,
     stream_memory_calls=1,
     stream_memory_repeats=3,
+    routes_requests=600,
+    routes_rpm=(300, 600),
 )
 
 QUICK = Settings(
@@ -141,4 +146,6 @@ QUICK = Settings(
     stream_memory_rounds=1,
     stream_memory_calls=1,
     stream_memory_repeats=2,
+    routes_requests=60,
+    routes_rpm=(600, 1200),
 )

@@ -47,7 +47,7 @@ from ._request import ImageRequest
 from ._result import GeneratedImage, ImageResult, Usage
 from ._retry import RetryPolicy
 from ._routed_client import RoutedImageClient
-from ._routes import Route
+from ._routes import Route, RouteCheck
 from ._stream import AsyncImageStream, Completed, ImageStream, StreamEvent
 from ._tasks import TaskHandle
 from ._warnings import ImageWarning, WarningCode
@@ -95,6 +95,7 @@ __all__ = [
     "Registry",
     "RetryPolicy",
     "Route",
+    "RouteCheck",
     "RoutedImageClient",
     "RoutesExhaustedError",
     "ServerError",

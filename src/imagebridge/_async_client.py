@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,7 @@ from ._base_client import (
     JournalSetting,
     Timeout,
 )
-from ._batch import BatchItem, BatchOutcome, run_batch
+from ._batch import BatchItem, BatchOutcome, BatchPort, run_batch
 from ._clock import Clock
 from ._deadline import CLIENT_DEFAULT
 from ._driver import AsyncDriver, Done
@@ -277,7 +277,7 @@ class AsyncImageClient(ClientBase):
         bounded concurrency is what the async client is for.
         """
         return await run_batch(
-            _BatchPort(self),
+            batch_port(self),
             list(items),
             Path(output),
             concurrency=concurrency,
@@ -321,35 +321,55 @@ class AsyncImageClient(ClientBase):
         return AsyncRoutedImageClient(
             routes,
             lambda route, kwargs: cls(route.provider, **kwargs),
+            batch_port,
             strategy=strategy,
             cooldown=cooldown,
             rng=rng,
             **options,
         )
 
+    @classmethod
+    def from_profile(
+        cls,
+        name: str,
+        *,
+        config: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> AsyncRoutedImageClient:
+        """A routed client (:meth:`from_routes`) of the profile ``name`` of a config file:
+        its routes in order, its strategy and cooldown; ``options`` go to every route's
+        client, as with :meth:`from_routes`.
 
-class _BatchPort:
-    """What a batch needs of its client (:class:`imagebridge._batch.BatchTarget`)."""
+        The file is ``config``, else the one ``IMAGEBRIDGE_CONFIG`` names, else
+        ``imagebridge.toml`` in the working directory or its nearest parent that has one,
+        else ``imagebridge.toml`` in the user config directory (``~/.config/imagebridge`` on
+        Linux). Keys are never in the file: each route names the variable holding its key
+        (``api_key_env``). A missing file or profile, or a bad one, is a
+        :class:`~imagebridge.ConfigurationError` naming the file and what to change.
+        """
+        from ._profiles import load_profile
 
-    def __init__(self, client: AsyncImageClient) -> None:
-        self._client = client
+        profile = load_profile(name, config)
+        return cls.from_routes(
+            profile.routes, strategy=profile.strategy, cooldown=profile.cooldown, **options
+        )
 
-    def plan(self, prompt: str, fields: Mapping[str, Any]) -> Plan:
-        return self._client.plan(prompt, **fields)
 
-    def entries(self, label: str) -> list[JournalEntry]:
-        return self._client._entries(label)
+def batch_port(client: AsyncImageClient) -> BatchPort[Plan]:
+    """What a batch needs of ``client`` (see :class:`imagebridge._batch.BatchPort`)."""
 
-    async def run(self, planned: Plan, label: str) -> ImageResult:
+    async def run(planned: Plan, label: str) -> ImageResult:
         # A request of one call is journaled under the item's label the moment its task is
         # accepted, so that a re-run resumes it instead of paying again.
         one_call = len(planned.batches) == 1
-        return await self._client._run(
-            planned, CLIENT_DEFAULT, None, None, label if one_call else None
-        )
+        return await client._run(planned, CLIENT_DEFAULT, None, None, label if one_call else None)
 
-    async def resume(self, task: TaskHandle) -> ImageResult:
-        return await self._client.wait(task)
+    return BatchPort(
+        plan=lambda prompt, fields: client.plan(prompt, **fields),
+        entries=client._entries,
+        run=run,
+        resume=client.wait,
+    )
 
 
 AsyncImageClient.__doc__ = (AsyncImageClient.__doc__ or "") + CLIENT_DOC

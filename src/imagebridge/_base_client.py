@@ -419,3 +419,10 @@ def _journal(value: JournalSetting) -> TaskJournal | None:
     if isinstance(value, TaskJournal):
         return value
     return TaskJournal(value)
+
+
+def backlog_of(client: ClientBase) -> float:
+    """Seconds a request of ``client`` would wait now under its rate limit (0 without one):
+    how a routed client picks the route that would make a request wait least."""
+    limiter = client._driver_options["limiter"]
+    return 0.0 if limiter is None else float(limiter.backlog(client._clock.monotonic()))

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, TypeVar
 
 from ._errors import (
     ImageBridgeError,
@@ -34,31 +34,36 @@ from ._errors import (
 from ._files import usable_folder
 from ._inputs import ImageInput, TextError, check_text
 from ._journal import JournalEntry
-from ._preflight import Plan
 from ._result import ImageResult
 from ._tasks import TaskHandle
 
 Status = Literal["saved", "skipped", "failed", "unknown"]
 
 
-class BatchTarget(Protocol):
-    """What a batch needs of the client that runs it (the async client provides it)."""
+P = TypeVar("P")
 
-    def plan(self, prompt: str, fields: Mapping[str, Any]) -> Plan:
-        """Pre-flight one item (raises :class:`InvalidRequestError`)."""
-        ...
 
-    def entries(self, label: str) -> list[JournalEntry]:
-        """The journaled tasks under ``label``, oldest first."""
-        ...
+def _no_route(task: TaskHandle) -> str | None:
+    return None
 
-    async def run(self, planned: Plan, label: str) -> ImageResult:
-        """Run one item, its task journaled under ``label`` once accepted."""
-        ...
 
-    async def resume(self, task: TaskHandle) -> ImageResult:
-        """Wait for a task an earlier run had accepted."""
-        ...
+@dataclass(frozen=True, slots=True)
+class BatchPort(Generic[P]):
+    """What a batch needs of the client that runs it: ``batch_port()`` of
+    :mod:`imagebridge._async_client` for one client; the routed client's own for routes.
+
+    ``plan(prompt, fields)`` pre-flights one item (raising :class:`InvalidRequestError`)
+    into what ``run(planned, label)`` runs, its task journaled under ``label`` once
+    accepted; ``entries(label)`` are the journaled tasks under a label, oldest first;
+    ``resume(task)`` waits for a task an earlier run accepted; ``route(task)`` names the
+    route that accepted it (None without routes).
+    """
+
+    plan: Callable[[str, Mapping[str, Any]], P]
+    entries: Callable[[str], list[JournalEntry]]
+    run: Callable[[P, str], Awaitable[ImageResult]]
+    resume: Callable[[TaskHandle], Awaitable[ImageResult]]
+    route: Callable[[TaskHandle], str | None] = _no_route
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,8 @@ class BatchOutcome:
     error: dict[str, Any] | None = None
     #: True when the item resumed a task accepted by an earlier run (no new submit).
     resumed: bool = False
+    #: The route that served the item (a routed client's batch; None otherwise).
+    route: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -177,7 +184,7 @@ def read_report(path: Path) -> dict[str, BatchOutcome]:
 
 
 async def run_batch(
-    client: BatchTarget,
+    client: BatchPort[Any],
     items: list[BatchItem],
     output: Path,
     *,
@@ -234,26 +241,38 @@ async def run_batch(
 
 
 async def _run_item(
-    client: BatchTarget,
+    client: BatchPort[Any],
     item: BatchItem,
     output: Path,
     previous: BatchOutcome | None,
     key: str,
 ) -> BatchOutcome:
     if previous is not None and previous.status == "saved":
-        return BatchOutcome(item.id, "skipped", previous.task_id, previous.paths, resumed=True)
+        return BatchOutcome(
+            item.id, "skipped", previous.task_id, previous.paths, resumed=True, route=previous.route
+        )
     if previous is not None and previous.status == "unknown":
         # Its submit may have created a task: sending it again could pay twice.
-        return BatchOutcome(item.id, "unknown", previous.task_id, error=previous.error)
+        return BatchOutcome(
+            item.id, "unknown", previous.task_id, error=previous.error, route=previous.route
+        )
     label = f"batch:{key}:{item.id}"
     entries = client.entries(label)
     saved = [e for e in entries if e.state == "saved"]
     if saved:
         entry = saved[-1]
-        return BatchOutcome(item.id, "skipped", entry.task.task_id, list(entry.paths), resumed=True)
+        return BatchOutcome(
+            item.id,
+            "skipped",
+            entry.task.task_id,
+            list(entry.paths),
+            resumed=True,
+            route=client.route(entry.task),
+        )
     pending = [e for e in entries if e.state in ("accepted", "fetched")]
     try:
         if pending:
+            # On the route that accepted it (its handle names the provider and base URL).
             result = await client.resume(pending[-1].task)
             return await _saved(item, result, output, resumed=True)
         result = await client.run(client.plan(item.prompt, item.fields), label)
@@ -275,6 +294,7 @@ async def _saved(
         [str(p) for p in paths],
         [w.message for w in result.warnings],
         resumed=resumed,
+        route=result.route,
     )
 
 

@@ -7,6 +7,7 @@ behaviour.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -279,6 +280,32 @@ class ImageClient(ClientBase):
             cooldown=cooldown,
             rng=rng,
             **options,
+        )
+
+    @classmethod
+    def from_profile(
+        cls,
+        name: str,
+        *,
+        config: str | os.PathLike[str] | None = None,
+        **options: Any,
+    ) -> RoutedImageClient:
+        """A routed client (:meth:`from_routes`) of the profile ``name`` of a config file:
+        its routes in order, its strategy and cooldown; ``options`` go to every route's
+        client, as with :meth:`from_routes`.
+
+        The file is ``config``, else the one ``IMAGEBRIDGE_CONFIG`` names, else
+        ``imagebridge.toml`` in the working directory or its nearest parent that has one,
+        else ``imagebridge.toml`` in the user config directory (``~/.config/imagebridge`` on
+        Linux). Keys are never in the file: each route names the variable holding its key
+        (``api_key_env``). A missing file or profile, or a bad one, is a
+        :class:`~imagebridge.ConfigurationError` naming the file and what to change.
+        """
+        from ._profiles import load_profile
+
+        profile = load_profile(name, config)
+        return cls.from_routes(
+            profile.routes, strategy=profile.strategy, cooldown=profile.cooldown, **options
         )
 
 

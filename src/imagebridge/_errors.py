@@ -273,11 +273,14 @@ class RoutesExhaustedError(ImageBridgeError):
 
     ``outcomes`` maps each route's name, in the routes' order, to what happened there:
     ``skipped: <the problems>`` or ``failed: <error class>: <message>``. The last failure is
-    chained as ``__cause__``.
+    chained as ``__cause__``. ``refused`` is True when every route was skipped before
+    anything was sent: the request is one no route can honour (invalid input, as the CLI's
+    exit code 2 says), not a failure of the providers.
     """
 
-    def __init__(self, outcomes: Mapping[str, str]) -> None:
+    def __init__(self, outcomes: Mapping[str, str], *, refused: bool = False) -> None:
         self.outcomes = dict(outcomes)
+        self.refused = refused
         lines = "".join(f"\n  - {name}: {what}" for name, what in self.outcomes.items())
         super().__init__(f"no route could serve the request ({len(self.outcomes)} tried):{lines}")
 

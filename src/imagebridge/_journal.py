@@ -6,9 +6,13 @@ fetched and when its images were saved. A process that is killed mid-poll loses 
 ``imagebridge tasks`` lists what is unfinished and ``imagebridge task ID`` resumes it with no
 new submit. Batches use the journal to resume without re-submitting.
 
-Location: ``IMAGEBRIDGE_JOURNAL`` (a file path, or ``off``), else
-``$XDG_DATA_HOME/imagebridge/journal.sqlite3`` (``~/.local/share/...``; on macOS
-``~/Library/Application Support/imagebridge``, on Windows ``%LOCALAPPDATA%\\imagebridge``).
+Location: ``IMAGEBRIDGE_JOURNAL`` (a file path, or ``off``), else ``journal.sqlite3`` in the
+user data directory platformdirs gives (``user_data_path("imagebridge", appauthor=False)``):
+``$XDG_DATA_HOME/imagebridge`` or ``~/.local/share/imagebridge`` on Linux,
+``~/Library/Application Support/imagebridge`` on macOS, ``%LOCALAPPDATA%\\imagebridge`` (the
+shell's Local AppData folder) on Windows: the folders this module chose itself before. Two
+edge cases differ (checked in platformdirs 4.14's source): a relative ``$XDG_DATA_HOME`` is
+ignored, as the XDG spec says, and on macOS an absolute ``$XDG_DATA_HOME`` is honoured.
 The journal holds task handles and file paths, never an API key.
 
 A journal that cannot be used (a corrupt file, a path that is a folder or lies under a file,
@@ -21,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -83,20 +86,16 @@ class JournalEntry:
 
 
 def default_journal_path() -> Path | None:
-    """The journal file from ``IMAGEBRIDGE_JOURNAL`` or the platform's user data directory;
-    None when the journal is switched off."""
+    """The journal file from ``IMAGEBRIDGE_JOURNAL`` or the user data directory (platformdirs;
+    see the module's docstring); None when the journal is switched off."""
     configured = os.environ.get("IMAGEBRIDGE_JOURNAL")
     if configured is not None:
         if configured.strip().lower() in ("", "off", "0", "false", "no"):
             return None
         return Path(configured).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "imagebridge" / "journal.sqlite3"
+    import platformdirs  # imported when first needed: ``import imagebridge`` stays light
+
+    return platformdirs.user_data_path("imagebridge", appauthor=False) / "journal.sqlite3"
 
 
 class TaskJournal:

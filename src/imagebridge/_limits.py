@@ -138,6 +138,15 @@ class Limiter:
                 self._next = start + self._interval
             return wait
 
+    def backlog(self, now: float) -> float:
+        """How long a request asked for now would wait (nothing is reserved): 0 when it could
+        go at once, ``inf`` while every job slot is taken. Routed clients send a request to
+        the route that would make it wait least (see :mod:`imagebridge._routes`)."""
+        if self._slots is not None and self._slots.full():
+            return math.inf
+        with self._lock:
+            return max(0.0, self._next - now, self._paused_until - now)
+
     def paused_for(self, now: float) -> float:
         """The seconds left of a pause a 429 asked for (0 when none)."""
         with self._lock:
@@ -204,6 +213,11 @@ class _Slots:
         self._used = 0
         self._lock = threading.Lock()
         self._waiters: deque[_Waiter] = deque()
+
+    def full(self) -> bool:
+        """Whether a new caller would have to wait for a slot."""
+        with self._lock:
+            return self._used >= self._size or bool(self._waiters)
 
     def _take_or_queue(self, waiter: _Waiter) -> bool:
         with self._lock:

@@ -45,7 +45,7 @@ from ._preflight import Plan
 from ._result import ImageResult
 from ._warnings import ImageWarning
 
-__all__ = ["FALLBACK_RULES", "Route", "Strategy"]
+__all__ = ["FALLBACK_RULES", "Route", "RouteCheck", "Strategy"]
 
 Strategy = Literal["ordered", "weighted"]
 STRATEGIES: tuple[Strategy, ...] = ("ordered", "weighted")
@@ -137,6 +137,21 @@ def client_options(route: Route, options: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class RouteCheck:
+    """Whether one route can honour a request (``routes_for()`` of a routed client): its
+    ``plan`` (what would be sent there) or the ``reason`` it cannot."""
+
+    route: Route
+    plan: Plan | None = None
+    reason: str | None = None
+
+    @property
+    def able(self) -> bool:
+        """True when the route can honour the request."""
+        return self.plan is not None
+
+
 # -- which failures move the job to the next route ---------------------------------------------
 When = Literal["always", "never", "not_sent", "http_5xx"]
 
@@ -202,6 +217,7 @@ class Router:
         cooldown: float,
         clock: Clock,
         rng: random.Random | None,
+        backlog: Callable[[int], float] | None = None,
     ) -> None:
         if not routes:
             raise ConfigurationError("from_routes() needs at least one route (routes=[])")
@@ -224,19 +240,26 @@ class Router:
         self._clock = clock
         self._rng = rng or random.Random()
         self._cooling: dict[str, float] = {}
+        self._backlog = backlog or (lambda index: 0.0)
 
     def trip(self) -> Trip:
         return Trip(self)
 
     def order(self, indexes: Sequence[int]) -> list[int]:
-        """The routes able to serve a request in the order to try them: by the strategy,
-        then those cooling down after a failure last."""
+        """The routes able to serve a request in the order to try them: by the strategy;
+        then a route whose rate limit would make the request wait after one that can send
+        it now (the shortest wait first: so many requests at once spread over the routes,
+        each at its limit); routes cooling down after a failure last."""
         if self.strategy == "weighted":
             # Weighted sampling without replacement (Efraimidis-Spirakis keys u ** (1 / w)).
             keys = {i: self._rng.random() ** (1.0 / self.routes[i].weight) for i in indexes}
             indexes = sorted(indexes, key=lambda i: -keys[i])
         now = self._clock.monotonic()
-        return sorted(indexes, key=lambda i: self._cooling.get(self.routes[i].label, 0.0) > now)
+        waits = {i: self._backlog(i) for i in indexes}
+        return sorted(
+            indexes,
+            key=lambda i: (self._cooling.get(self.routes[i].label, 0.0) > now, waits[i]),
+        )
 
     def cool(self, route: Route) -> None:
         self._cooling[route.label] = self._clock.monotonic() + self.cooldown
@@ -251,6 +274,7 @@ class Trip:
     warnings: list[ImageWarning] = field(default_factory=list)
     last_error: ImageBridgeError | None = None
     plans: dict[int, Plan] = field(default_factory=dict)
+    reasons: dict[int, str] = field(default_factory=dict)
 
     def candidates(self, preflight: Callable[[int], Plan]) -> list[int]:
         """The routes to try, each pre-flighted by ``preflight(index)`` (which raises
@@ -261,6 +285,7 @@ class Trip:
                 self.plans[index] = preflight(index)
             except InvalidRequestError as error:
                 reason = "; ".join(str(problem) for problem in error.problems) or str(error)
+                self.reasons[index] = reason
                 self.outcomes[route.label] = f"skipped: {reason}"
                 self.warnings.append(
                     ImageWarning("route_skipped", f"route {route.label!r} skipped: {reason}")
@@ -290,6 +315,6 @@ class Trip:
 
     def exhausted(self) -> RoutesExhaustedError:
         ordered = {r.label: self.outcomes.get(r.label, "not tried") for r in self.router.routes}
-        error = RoutesExhaustedError(ordered)
+        error = RoutesExhaustedError(ordered, refused=self.last_error is None)
         error.__cause__ = self.last_error
         return error

@@ -22,6 +22,7 @@ SECTIONS = {
     "references",
     "imports",
     "streaming",
+    "routes",
 }
 
 
