@@ -58,10 +58,11 @@ def read_stream(
         if event is None:
             break
         seen += 1
-        data = adapter.mapping(_as_reply(response, event))
+        reply = _as_reply(response, event)
+        data = adapter.mapping(reply)
         kind = str(data.get("type") or event.event)
         if event.event == "error" or "error" in data:
-            raise adapter.error(_as_reply(response, event))
+            raise adapter.error(reply)
         if kind.endswith((".partial_image", ".completed")) and not _has_b64(data):
             raise adapter.unexpected(response, f"a {kind} event has no b64_json string")
         partial: PartialImage | None = None
@@ -78,7 +79,7 @@ def read_stream(
         # An event's text and its JSON each hold a whole image: let them go before the
         # caller handles this one and the next arrives, so a stream holds about one image
         # (the last partial, which the job keeps for errors) beside the one being read.
-        del event, data
+        del event, data, reply
         if partial is not None:
             yield partial
     if not images:
@@ -113,6 +114,7 @@ def _result(
 
 
 def _has_b64(data: Mapping[str, Any]) -> bool:
+    # Not _openai_images.has_image(): that module imports this one.
     value = data.get("b64_json")
     return isinstance(value, str) and bool(value)
 

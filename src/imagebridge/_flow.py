@@ -119,10 +119,20 @@ def read_event() -> Generator[Effect, object, ServerSentEvent | None]:
     return event
 
 
+#: The media type of server-sent events.
+EVENT_STREAM = "text/event-stream"
+
+
+def announces_events(headers: httpx.Headers) -> bool:
+    """Whether ``headers`` announce server-sent events, whatever the status (the kit records
+    an error sent as events as it came)."""
+    media_type: str = headers.get("content-type", "").partition(";")[0].strip().lower()
+    return media_type == EVENT_STREAM
+
+
 def is_event_stream(response: httpx.Response) -> bool:
     """Whether ``response`` is a successful ``text/event-stream`` answer (left open)."""
-    media_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-    return response.status_code < 300 and media_type == "text/event-stream"
+    return response.status_code < 300 and announces_events(response.headers)
 
 
 #: What ``on_progress=`` takes: called with every :class:`Progress` report.

@@ -22,6 +22,7 @@ from typing import Literal
 import httpx
 
 from .._clock import SYSTEM_CLOCK, Clock
+from .._flow import announces_events
 from .._plugins import Registry
 from .._redact import Redactor
 from ._cassette import (
@@ -47,7 +48,7 @@ from ._replay import ReplayTransport
 from ._runner import observe, replay
 from ._scenarios import SCENARIOS, Hint, Scenario, scenario_by_name
 from ._scrub import Scrubber, SecretLeakError, check_secrets
-from ._streams import RecordingStream, StreamCapture, event_data, is_event_stream
+from ._streams import RecordingStream, StreamCapture, event_data
 
 __all__ = ["RecordReport", "RecordingTransport", "record"]
 
@@ -92,7 +93,7 @@ class RecordingTransport(httpx.BaseTransport):
             for k, v in response.headers.multi_items()
             if k.lower() not in _DROPPED_RESPONSE_HEADERS
         ]
-        if is_event_stream(response.headers):
+        if announces_events(response.headers):
             capture = StreamCapture()
             body = RecordingStream(response, capture)
             streamed = httpx.Response(response.status_code, headers=kept, stream=body)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
+from .._flow import EVENT_STREAM
 from ._bodies import EventData, JsonBody, RecordedEvent, TextBody
 
 __all__ = [
@@ -31,18 +32,10 @@ __all__ = [
     "StreamCapture",
     "encode_event",
     "event_data",
-    "is_event_stream",
 ]
 
-EVENT_STREAM = "text/event-stream"
 #: The message of the transport error a replayed broken stream ends with.
 BROKEN_STREAM = "the recorded event stream broke off here (replayed from a cassette)"
-
-
-def is_event_stream(headers: httpx.Headers) -> bool:
-    """Whether a response's headers announce server-sent events (whatever the status)."""
-    media_type: str = headers.get("content-type", "").partition(";")[0].strip().lower()
-    return media_type == EVENT_STREAM
 
 
 @dataclass
