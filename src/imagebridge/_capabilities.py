@@ -68,6 +68,10 @@ class Capabilities:
     backgrounds: tuple[str, ...] | None = None
     moderations: tuple[str, ...] | None = None
     user: bool = True
+    #: Whether the model takes a ``seed`` (the same seed and request make the same image).
+    seed: bool = False
+    #: Whether the model takes a ``negative_prompt`` (what the image should not show).
+    negative_prompt: bool = False
     #: The longest prompt, in characters (code points), as the provider documents it; a
     #: longer one is refused before sending. None: no limit known, nothing checked.
     max_prompt_chars: int | None = None
@@ -212,6 +216,8 @@ class CapabilityChanges(TypedDict, total=False):
     backgrounds: tuple[str, ...] | None
     moderations: tuple[str, ...] | None
     user: bool
+    seed: bool
+    negative_prompt: bool
     max_prompt_chars: int | None
     max_reference_images: int
     max_input_image_bytes: int | None

@@ -209,6 +209,31 @@ class ImageRequest(BaseModel):
             probe="user-1",
         ),
     ] = None
+    seed: Annotated[
+        int | None,
+        Canonical(
+            "option",
+            "Seed of the random generator: the same seed and request make the same image.",
+            capability="seed",
+            unsupported="does not take a seed",
+            flags=("--seed",),
+            metavar="N",
+            probe=42,
+        ),
+        Field(ge=0, le=2**32 - 1, strict=True),
+    ] = None
+    negative_prompt: Annotated[
+        str | None,
+        Canonical(
+            "option",
+            "What the image should not show.",
+            capability="negative_prompt",
+            unsupported="does not take a negative prompt",
+            flags=("--negative-prompt",),
+            metavar="TEXT",
+            probe="blurry",
+        ),
+    ] = None
     partial_images: Annotated[
         int | None,
         Canonical(
@@ -309,6 +334,8 @@ class ImageOptions(TypedDict, total=False):
     moderation: Moderation | None
     style: str | None
     user: str | None
+    seed: int | None
+    negative_prompt: str | None
     partial_images: int | None
     provider_options: Mapping[str, Mapping[str, Any]]
 

@@ -27,6 +27,7 @@ from ._errors import (
 from ._generate import edit, generate, vary
 from ._plugin import plugin
 from ._providers import providers
+from ._routes import routes
 from ._serve import serve
 from ._tasks import task, tasks
 from ._terminal import echo
@@ -104,7 +105,8 @@ def cli() -> None:
 
     The API key comes from --api-key or <PROVIDER>_API_KEY (e.g. GEEKNOW_API_KEY), the base
     URL from --base-url or <PROVIDER>_BASE_URL; the provider from --provider or
-    IMAGEBRIDGE_PROVIDER.
+    IMAGEBRIDGE_PROVIDER. --provider a,b (or --profile NAME, from the config file) runs on
+    routes: each request on the first that can honour it (see 'imagebridge routes').
     """
 
 
@@ -112,6 +114,7 @@ cli.add_command(generate)
 cli.add_command(edit)
 cli.add_command(vary)
 cli.add_command(providers)
+cli.add_command(routes)
 cli.add_command(serve)
 cli.add_command(task)
 cli.add_command(tasks)

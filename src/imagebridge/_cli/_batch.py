@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,14 @@ from imagebridge import (
     AsyncImageClient,
     BatchItem,
     BatchOutcome,
-    ConfigurationError,
     InvalidRequestError,
     Problem,
+    RoutesExhaustedError,
 )
 
+from ._connect import AsyncClient, Target, open_async_client, resolve, run_secrets
 from ._errors import ErrorContext, ExitCode, report_errors
-from ._generate import run_secrets
-from ._options import Connection
+from ._options import connection_of, connection_options
 from ._output import verbose_logging
 from ._progress import stderr_is_tty
 from ._terminal import echo
@@ -28,16 +29,7 @@ from ._terminal import echo
 
 @click.command("batch")
 @click.argument("requests", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--provider",
-    "-p",
-    envvar="IMAGEBRIDGE_PROVIDER",
-    show_envvar=True,
-    metavar="NAME",
-    help="Provider name (see 'imagebridge providers').",
-)
-@click.option("--base-url", metavar="URL", help="API base URL (default: $<PROVIDER>_BASE_URL).")
-@click.option("--api-key", metavar="KEY", help="API key (default: $<PROVIDER>_API_KEY).")
+@connection_options
 @click.option(
     "--output",
     "-o",
@@ -68,15 +60,13 @@ from ._terminal import echo
 @click.option("--verbose", "-v", is_flag=True, help="Log requests and responses (keys redacted).")
 def batch(
     requests: Path,
-    provider: str | None,
-    base_url: str | None,
-    api_key: str | None,
     output: Path,
     concurrency: int,
     report: Path | None,
     timeout: float | None,
     json_mode: bool,
     verbose: bool,
+    **params: Any,
 ) -> None:
     """Run every request of REQUESTS (JSONL: one {"prompt": ..., "id"?: ..., fields...} per
     line) with at most --concurrency in flight, saving images under --output and one
@@ -88,37 +78,48 @@ def batch(
     REQUESTS file's folder (absolute paths are taken as written); a file that is not an
     image is refused before anything is sent.
 
+    With --provider a,b or --profile NAME the requests run over routes: each goes to the
+    first route that can honour it, and a resumed request goes back to the route that
+    accepted its task. A line no route can honour is refused before anything is sent.
+    The summary counts the requests per route ("routes" with --json).
+
     \b
     Example requests.jsonl:
       {"id": "cat", "prompt": "a cat", "size": "16:9", "resolution": "2k"}
       {"id": "dog", "prompt": "a dog", "n": 2}
     """
-    connection = Connection(provider, base_url, api_key)
+    connection = connection_of(params)
+    context = ErrorContext(json_mode=json_mode, verbose=verbose, provider=connection.provider)
+    with report_errors(context):  # unknown providers, a bad profile: nothing sent yet
+        target = resolve(connection)
     context = ErrorContext(
-        json_mode=json_mode, verbose=verbose, provider=provider, secrets=run_secrets(connection)
+        json_mode=json_mode, verbose=verbose, provider=target.provider, secrets=run_secrets(target)
     )
     with verbose_logging(verbose), report_errors(context):
         numbered = read_items(requests)
-        if not provider:
-            raise ConfigurationError(
-                "no provider: pass --provider NAME or set IMAGEBRIDGE_PROVIDER"
-            )
         outcomes = asyncio.run(
-            _run(connection, numbered, output, concurrency, report, timeout, verbose)
+            _run(target, numbered, output, concurrency, report, timeout, verbose)
         )
     counts = {
         status: sum(o.status == status for o in outcomes)
         for status in ("saved", "skipped", "failed", "unknown")
     }
+    routes = dict(Counter(o.route for o in outcomes if o.route is not None))
+    where = str(report or output / "batch-report.jsonl")
     if json_mode:
-        click.echo(
-            json.dumps({"counts": counts, "report": str(report or output / "batch-report.jsonl")})
-        )
+        summary: dict[str, Any] = {"counts": counts, "report": where}
+        if target.routed:
+            summary["routes"] = routes
+        click.echo(json.dumps(summary))
     else:
+        per_route = ""
+        if target.routed:
+            shown = ", ".join(f"{name} {count}" for name, count in routes.items()) or "none"
+            per_route = f"; per route: {shown}"
         echo(
             f"{counts['saved']} saved, {counts['skipped']} skipped (done before),"
             f" {counts['failed']} failed, {counts['unknown']} unknown (submitted, unanswered:"
-            f" not resent); report: {report or output / 'batch-report.jsonl'}",
+            f" not resent){per_route}; report: {where}",
             err=True,
         )
     if counts["failed"] or counts["unknown"]:
@@ -155,7 +156,7 @@ def read_items(path: Path) -> list[tuple[int, BatchItem]]:
 
 
 async def _run(
-    connection: Connection,
+    target: Target,
     numbered: list[tuple[int, BatchItem]],
     output: Path,
     concurrency: int,
@@ -163,11 +164,7 @@ async def _run(
     timeout: float | None,
     verbose: bool,
 ) -> list[BatchOutcome]:
-    extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
-    assert connection.provider is not None
-    async with AsyncImageClient(
-        connection.provider, api_key=connection.api_key, base_url=connection.base_url, **extra
-    ) as client:
+    async with open_async_client(target, timeout) as client:
         _preflight(client, numbered)
         items = [item for _, item in numbered]
         with _Bar(len(items), verbose) as bar:
@@ -176,9 +173,10 @@ async def _run(
             )
 
 
-def _preflight(client: AsyncImageClient, numbered: list[tuple[int, BatchItem]]) -> None:
+def _preflight(client: AsyncClient, numbered: list[tuple[int, BatchItem]]) -> None:
     """Check every request before any is sent: one invalid line is invalid input (exit 2,
-    every bad line named), not a provider failure found half-way through the batch."""
+    every bad line named), not a provider failure found half-way through the batch. On
+    routes, a line is invalid when no route can honour it (each route's reason given)."""
     problems: list[Problem] = []
     for number, item in numbered:
         try:
@@ -188,8 +186,12 @@ def _preflight(client: AsyncImageClient, numbered: list[tuple[int, BatchItem]]) 
             problems.extend(
                 Problem(f"line {number}: {p.field}", p.value, p.reason, p.allowed) for p in found
             )
+        except RoutesExhaustedError as error:
+            why = "; ".join(f"{name}: {what}" for name, what in error.outcomes.items())
+            problems.append(Problem(f"line {number}", item.id, f"no route can honour it ({why})"))
     if problems:
-        raise InvalidRequestError(problems, provider=client.provider)
+        provider = client.provider if isinstance(client, AsyncImageClient) else None
+        raise InvalidRequestError(problems, provider=provider)
 
 
 class _Bar:

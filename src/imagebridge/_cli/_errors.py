@@ -29,6 +29,7 @@ from imagebridge import (
     InvalidRequestError,
     NotFoundError,
     ProviderError,
+    RoutesExhaustedError,
     TaskFailedError,
 )
 from imagebridge._redact import Redactor
@@ -61,7 +62,8 @@ class ExitCode(IntEnum):
 EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.OK: "success",
     ExitCode.ERROR: "other error",
-    ExitCode.INVALID: "invalid input (usage, invalid request, unknown provider, missing key)",
+    ExitCode.INVALID: "invalid input (usage, invalid request, unknown provider, missing key,"
+    " no route can honour the request)",
     ExitCode.PROVIDER: "the provider answered with an error",
     ExitCode.TIMEOUT: "the --timeout deadline passed (a task id is printed to resume)",
     ExitCode.CONNECTION: "no response from the provider (connection failed)",
@@ -89,12 +91,16 @@ class CliError(Exception):
         payload: dict[str, Any] | None = None,
         details: str | None = None,
         event: bool = False,
+        notes: list[str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
         self.payload = payload
         self.details = details
+        #: Lines printed under the error line, each escaped to one line (e.g. what each
+        #: route did, for :class:`~imagebridge.RoutesExhaustedError`).
+        self.notes = list(notes or [])
         #: The payload is the last of --json-lines' events (``"type": "error"``).
         self.event = event
 
@@ -102,6 +108,8 @@ class CliError(Exception):
         if self.details:
             echo(self.details.rstrip(), err=True, keep_lines=True)
         echo(PREFIX + self.message, err=True)
+        for note in self.notes:
+            echo(note, err=True)
         if self.payload is not None:
             click.echo(json.dumps(error_object(self.payload, self.event)))
 
@@ -138,6 +146,9 @@ class ErrorContext:
 
 
 def exit_code_for(error: BaseException) -> ExitCode:
+    if isinstance(error, RoutesExhaustedError):
+        # Every route skipped before sending: the request is invalid everywhere.
+        return ExitCode.INVALID if error.refused else ExitCode.PROVIDER
     if isinstance(error, InvalidRequestError | ConfigurationError):
         return ExitCode.INVALID
     if isinstance(error, ProviderError):
@@ -154,6 +165,10 @@ def describe(error: ImageBridgeError, provider: str | None = None) -> str:
     if isinstance(error, InvalidRequestError) and error.problems:
         where = f" for provider {error.provider!r}" if error.provider else ""
         return f"invalid request{where}: " + "; ".join(str(p) for p in error.problems)
+    if isinstance(error, RoutesExhaustedError):
+        # What each route did follows on lines of its own (see route_notes).
+        why = "none can honour the request" if error.refused else "none could serve it"
+        return f"no route could serve the request ({len(error.outcomes)} routes: {why}):"
     text = error.message
     if isinstance(error, ConfigurationError):
         # The library speaks of keyword arguments; on the command line they are options.
@@ -170,7 +185,8 @@ def describe(error: ImageBridgeError, provider: str | None = None) -> str:
         text = f"[{' '.join(bits)}] {text}"
     task_id = error.task_id
     if task_id:
-        name = getattr(error, "provider", None) or provider or "PROVIDER"
+        accepted = error.task.provider if error.task is not None else None
+        name = getattr(error, "provider", None) or accepted or provider or "PROVIDER"
         if task_is_over(error):
             if f"task {task_id}" not in text:
                 text += f" (task {task_id})"
@@ -210,7 +226,17 @@ def payload_for(error: BaseException, message: str) -> dict[str, Any]:
         out["problems"] = [
             {"field": p.field, "reason": p.reason, "allowed": p.allowed} for p in error.problems
         ]
+    if isinstance(error, RoutesExhaustedError):
+        out["outcomes"] = dict(error.outcomes)
     return out
+
+
+def route_notes(error: BaseException) -> list[str]:
+    """One line per route of a :class:`~imagebridge.RoutesExhaustedError`, in the routes'
+    order: ``  - NAME: skipped: ...`` or ``  - NAME: failed: ...``."""
+    if not isinstance(error, RoutesExhaustedError):
+        return []
+    return [f"  - {name}: {' '.join(what.split())}" for name, what in error.outcomes.items()]
 
 
 @contextmanager
@@ -242,7 +268,12 @@ def _cli_error(error: BaseException, message: str, context: ErrorContext) -> Cli
     if context.verbose:
         details = traceback_text(error)
     failure = CliError(
-        message, exit_code_for(error), payload=payload, details=details, event=context.json_lines
+        message,
+        exit_code_for(error),
+        payload=payload,
+        details=details,
+        event=context.json_lines,
+        notes=route_notes(error),
     )
     return _scrubbed(failure, context)
 
@@ -255,6 +286,7 @@ def _scrubbed(error: CliError, context: ErrorContext) -> CliError:
         error.payload = context.redactor.obj(json.loads(json.dumps(error.payload, default=str)))
     if error.details is not None:
         error.details = context.scrub(error.details)
+    error.notes = [context.scrub(note) for note in error.notes]
     return error
 
 

@@ -30,6 +30,7 @@ from imagebridge import (
     PartialImage,
     Progress,
     StreamEvent,
+    TaskHandle,
 )
 
 from ._output import OutputMode, print_json, task_object
@@ -46,6 +47,8 @@ class EventFollower:
         self.display = display
         #: One entry per partial image saved: the ``partial_image`` event without ``type``.
         self.partials: list[dict[str, Any]] = []
+        #: The task the provider accepted, if it did (on routes: the route's provider).
+        self.task: TaskHandle | None = None
 
     def follow(self, stream: ImageStream) -> ImageResult:
         """Every event of ``stream`` handled in turn; the final result (not saved yet).
@@ -59,6 +62,7 @@ class EventFollower:
 
     def _handle(self, event: StreamEvent) -> None:
         if isinstance(event, Accepted):
+            self.task = event.task
             self.display.accepted(event.task)
             self._line({"type": event.type, **task_object(event.task)})
         elif isinstance(event, Progress):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,16 +9,11 @@ from typing import Any
 
 import click
 
-from imagebridge import (
-    ConfigurationError,
-    ImageBridgeError,
-    ImageClient,
-    ImageStream,
-    default_registry,
-)
+from imagebridge import ImageBridgeError, ImageStream
 from imagebridge._files import usable_folder
 from imagebridge._preflight import Operation
 
+from ._connect import Client, open_client, resolve, run_secrets
 from ._errors import CliError, ErrorContext, ExitCode, report_errors
 from ._events import EventFollower
 from ._options import (
@@ -71,6 +65,11 @@ def generate(prompt: str, references: tuple[str, ...], **params: Any) -> None:
       imagebridge generate "a logo" -p geeknow --option watermark=false --json
       imagebridge generate "a cat" -p dimilinks --json-lines   # one JSON line per event
       imagebridge generate "a cat" -p dimilinks --no-wait      # print the task id
+      imagebridge generate "a poster" -p openai,dimilinks --size 16:9   # the first that can
+      imagebridge generate "a cat" --profile default --json    # a profile's routes
+
+    With a list of providers or a profile, the job runs on the first route that can honour
+    it (see 'imagebridge routes'); the result names its provider and route.
     """
     connection, fields, settings = split_params(params)
     if references:
@@ -151,18 +150,28 @@ def execute(
     operation: Operation | None = None,
 ) -> None:
     """Run one job through its stream of events, save its images and print them; failures
-    become one-line errors."""
+    become one-line errors. On routes (``--provider a,b``, ``--profile``) the job runs on
+    the first route that can honour it; the result names the provider and route."""
     context = ErrorContext(
         json_mode=settings.mode != "human",
         json_lines=settings.mode == "lines",
         verbose=settings.verbose,
         provider=connection.provider,
-        secrets=run_secrets(connection),
     )
+    with report_errors(context):  # unknown providers, a bad profile: nothing sent yet
+        target = resolve(connection)
+    context = ErrorContext(
+        json_mode=context.json_mode,
+        json_lines=context.json_lines,
+        verbose=context.verbose,
+        provider=target.provider,
+        secrets=run_secrets(target),
+    )
+    fields = target.request_fields(fields)
     with (
         verbose_logging(settings.verbose),
         report_errors(context),
-        open_client(connection, settings) as client,
+        open_client(target, settings.timeout) as client,
     ):
         if settings.no_wait:
             emit_task(client.submit(prompt, **fields), settings.mode)
@@ -186,7 +195,7 @@ class _Call:
     mask: str | Path | None
     operation: Operation
 
-    def open(self, client: ImageClient) -> ImageStream:
+    def open(self, client: Client) -> ImageStream:
         """The job's stream (generate(), edit() and vary() are the same flow, drained)."""
         fields = dict(self.fields)
         if self.operation == "edit":
@@ -196,9 +205,7 @@ class _Call:
         return client.stream(self.prompt, operation=self.operation, **fields)
 
 
-def _run(
-    client: ImageClient, stream: ImageStream, settings: RunSettings, context: ErrorContext
-) -> None:
+def _run(client: Client, stream: ImageStream, settings: RunSettings, context: ErrorContext) -> None:
     """Follow the stream with progress shown and partial images saved, then save the images
     and print the result."""
     began = time.monotonic()
@@ -210,27 +217,21 @@ def _run(
             display.note("saving")
             entries = save_images(result, settings.output, began=began, timeout=client.timeout)
         except ImageBridgeError as error:
+            _name_accepting_provider(context, follower)
             _keep_paid_work(error, settings, context, follower)
             raise
         except KeyboardInterrupt:
+            _name_accepting_provider(context, follower)
             if follower.partials and settings.mode != "human":
                 context.extra["partial_images"] = list(follower.partials)
             raise _interrupted(display.task_id, context) from None
     emit_result(result, entries, settings.mode, follower.extra())
 
 
-def open_client(connection: Connection, settings: RunSettings) -> ImageClient:
-    if not connection.provider:
-        raise ConfigurationError(
-            "no provider: pass --provider NAME or set IMAGEBRIDGE_PROVIDER"
-            f" ({default_registry().installed_summary()})"
-        )
-    extra: dict[str, Any] = {}
-    if settings.timeout is not None:
-        extra["timeout"] = settings.timeout
-    return ImageClient(
-        connection.provider, api_key=connection.api_key, base_url=connection.base_url, **extra
-    )
+def _name_accepting_provider(context: ErrorContext, follower: EventFollower) -> None:
+    """On routes, a resume hint names the provider that accepted the task (not the list)."""
+    if follower.task is not None:
+        context.provider = follower.task.provider
 
 
 def _keep_paid_work(
@@ -274,12 +275,3 @@ def _interrupted(task_id: str | None, context: ErrorContext) -> CliError:
             **context.extra,
         }
     return CliError(message, ExitCode.INTERRUPTED, payload=payload, event=context.json_lines)
-
-
-def run_secrets(connection: Connection) -> list[str]:
-    """The keys this run may use, to scrub from anything printed."""
-    secrets = [connection.api_key or ""]
-    if connection.provider:
-        prefix = connection.provider.upper().replace("-", "_").replace(".", "_")
-        secrets.append(os.environ.get(f"{prefix}_API_KEY", ""))
-    return [secret for secret in secrets if secret]

@@ -55,30 +55,54 @@ def _apply(function: F, decorators: Sequence[Callable[[F], F]]) -> F:
 
 
 def connection_options(function: F) -> F:
-    """--provider, --base-url, --api-key."""
-    return _apply(
-        function,
-        [
-            click.option(
-                "--provider",
-                "-p",
-                envvar="IMAGEBRIDGE_PROVIDER",
-                show_envvar=True,
-                metavar="NAME",
-                help="Provider name (see 'imagebridge providers').",
-            ),
-            click.option(
-                "--base-url",
-                metavar="URL",
-                help="API base URL (default: $<PROVIDER>_BASE_URL, else the provider's own).",
-            ),
-            click.option(
-                "--api-key",
-                metavar="KEY",
-                help="API key (default: $<PROVIDER>_API_KEY). Never printed.",
-            ),
-        ],
-    )
+    """--provider, --base-url, --api-key, --profile, --config."""
+    return _apply(function, [*_provider_options(), *profile_options()])
+
+
+def _provider_options() -> list[Callable[[F], F]]:
+    return [
+        click.option(
+            "--provider",
+            "-p",
+            envvar="IMAGEBRIDGE_PROVIDER",
+            show_envvar=True,
+            metavar="NAME[,NAME...]",
+            help="Provider name (see 'imagebridge providers'), or a comma-separated list of"
+            " them: routes tried in that order, each with its $<PROVIDER>_API_KEY and"
+            " $<PROVIDER>_BASE_URL.",
+        ),
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="API base URL (default: $<PROVIDER>_BASE_URL, else the provider's own).",
+        ),
+        click.option(
+            "--api-key",
+            metavar="KEY",
+            help="API key (default: $<PROVIDER>_API_KEY). Never printed.",
+        ),
+    ]
+
+
+def profile_options() -> list[Callable[[F], F]]:
+    """--profile and --config: the routes of a profile of the config file."""
+    return [
+        click.option(
+            "--profile",
+            envvar="IMAGEBRIDGE_PROFILE",
+            show_envvar=True,
+            metavar="NAME",
+            help="Run on the routes of this profile of the config file (not with --provider).",
+        ),
+        click.option(
+            "--config",
+            envvar="IMAGEBRIDGE_CONFIG",
+            show_envvar=True,
+            type=click.Path(dir_okay=False),
+            metavar="PATH",
+            help="The config file of --profile (default: the one imagebridge finds).",
+        ),
+    ]
 
 
 def _field_option(spec: FieldSpec) -> Callable[[F], F]:
@@ -192,9 +216,96 @@ def _output_options(
 
 @dataclass(frozen=True)
 class Connection:
+    """Where a command sends its requests: one provider (``--provider NAME``, with
+    ``--base-url``/``--api-key``), an ordered list of them (``--provider a,b``) or the
+    routes of a profile (``--profile NAME``, from ``--config`` or the file found)."""
+
     provider: str | None
     base_url: str | None
     api_key: str | None
+    profile: str | None = None
+    config: str | None = None
+
+    @property
+    def providers(self) -> list[str]:
+        """The provider names of ``--provider``, in their order (empty with a profile)."""
+        if self.profile is not None or not self.provider:
+            return []
+        return [name.strip() for name in self.provider.split(",")]
+
+    @property
+    def routed(self) -> bool:
+        """Whether the command runs on routes (a profile or several providers)."""
+        return self.profile is not None or len(self.providers) > 1
+
+
+#: The ``provider_options`` key of ``--option`` on a routed run: every route's provider
+#: (see :meth:`imagebridge._cli._connect.Target.request_fields`).
+EVERY_ROUTE = ""
+
+
+def connection_of(params: dict[str, Any]) -> Connection:
+    """The connection options as a :class:`Connection`, their combinations checked.
+
+    A value given on the command line wins over one from the environment: ``--provider``
+    over ``$IMAGEBRIDGE_PROFILE``, ``--profile`` over ``$IMAGEBRIDGE_PROVIDER``; both on
+    the command line (or both only in the environment) is a usage error. With a list of
+    providers or a profile, ``--base-url`` and ``--api-key`` are refused: each route's
+    come from its provider's variables (or the profile).
+    """
+    provider: str | None = params.get("provider")
+    profile: str | None = params.get("profile")
+    if provider is not None and profile is not None:
+        given = _from_command_line("provider"), _from_command_line("profile")
+        if given == (True, False):
+            profile = None
+        elif given == (False, True):
+            provider = None
+        else:
+            where = "given" if given[0] else "set (IMAGEBRIDGE_PROVIDER, IMAGEBRIDGE_PROFILE)"
+            raise click.UsageError(
+                f"--provider and --profile are both {where}: a profile names its own"
+                " providers, choose one"
+            )
+    connection = Connection(
+        provider, params.get("base_url"), params.get("api_key"), profile, params.get("config")
+    )
+    names = connection.providers
+    if any(not name for name in names):
+        raise click.UsageError(
+            f"--provider {provider!r} has an empty name: give NAME or NAME,NAME,..."
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise click.UsageError(
+            f"--provider names {', '.join(repeated)} more than once: each provider is one"
+            " route (for two routes of one provider, use a profile)"
+        )
+    if connection.routed:
+        for option, value in (
+            ("--base-url", connection.base_url),
+            ("--api-key", connection.api_key),
+        ):
+            if value:
+                raise click.UsageError(
+                    f"{option} is for one provider: with {_routes_of(connection)} each route's"
+                    " comes from <PROVIDER>_BASE_URL and <PROVIDER>_API_KEY (or the profile)"
+                )
+    return connection
+
+
+def _routes_of(connection: Connection) -> str:
+    if connection.profile is not None:
+        return f"--profile {connection.profile}"
+    return f"--provider {','.join(connection.providers)}"
+
+
+def _from_command_line(name: str) -> bool:
+    """Whether the parameter ``name`` of the running command was given on the command line."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return True
+    return context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
 
 
 @dataclass(frozen=True)
@@ -215,18 +326,26 @@ class RunSettings:
         return "json" if self.json_mode else "human"
 
 
+def split_fields(params: dict[str, Any], connection: Connection) -> dict[str, Any]:
+    """The canonical fields the user set (the provider's defaults apply to the rest), and
+    ``--option``s under ``provider_options[provider]`` (on routes: every route's)."""
+    fields = {
+        spec.name: params[spec.name] for spec in _FLAG_FIELDS if params.get(spec.name) is not None
+    }
+    if params.get("provider_options"):
+        key = EVERY_ROUTE if connection.routed else connection.provider or ""
+        fields["provider_options"] = {key: params["provider_options"]}
+    return fields
+
+
 def split_params(params: dict[str, Any]) -> tuple[Connection, dict[str, Any], RunSettings]:
     """The click parameters as connection settings, canonical fields and run settings.
 
     Only the fields the user set are returned, so the provider's defaults apply to the rest;
     provider options go to ``provider_options[provider]``.
     """
-    connection = Connection(params["provider"], params["base_url"], params["api_key"])
-    fields = {
-        spec.name: params[spec.name] for spec in _FLAG_FIELDS if params.get(spec.name) is not None
-    }
-    if params.get("provider_options"):
-        fields["provider_options"] = {connection.provider or "": params["provider_options"]}
+    connection = connection_of(params)
+    fields = split_fields(params, connection)
     if params["json_mode"] and params.get("json_lines"):
         raise click.UsageError("--json and --json-lines cannot be used together: choose one")
     settings = RunSettings(

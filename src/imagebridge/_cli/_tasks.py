@@ -14,8 +14,8 @@ from imagebridge import ImageResult, TaskHandle, TaskJournal, TaskState
 from imagebridge._files import usable_folder
 from imagebridge._journal import open_default_journal
 
+from ._connect import open_plain_client, run_secrets
 from ._errors import CliError, ErrorContext, ExitCode, report_errors
-from ._generate import open_client, run_secrets
 from ._options import Connection, RunSettings, fetch_options
 from ._output import emit_result, save_images, verbose_logging
 from ._progress import ProgressDisplay
@@ -81,7 +81,7 @@ def task(
         secrets=run_secrets(connection),
     )
     with verbose_logging(settings.verbose), report_errors(context):
-        with open_client(connection, settings) as client:
+        with open_plain_client(connection, settings.timeout) as client:
             target: TaskHandle | str = handle if handle is not None else task_id
             if handle is not None and handle.base_url.rstrip("/") != client.base_url:
                 target = task_id  # the user pointed at another endpoint on purpose
