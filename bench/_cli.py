@@ -31,6 +31,7 @@ SECTIONS: dict[str, str] = {
     "imports": "._imports",
     "streaming": "._streaming",
     "routes": "._routes",
+    "shared": "._shared",
 }
 
 _PACKAGES = ("imagebridge", "httpx", "httpx2", "openai", "pydantic", "aiohttp", "httpx-aiohttp")

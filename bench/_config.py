@@ -63,6 +63,13 @@ class Settings:
     # 9. routes: one batch over two rate-limited routes
     routes_requests: int
     routes_rpm: tuple[int, int]
+    # 10. shared batches: 1-4 worker processes over PostgreSQL
+    shared_per_worker: int
+    shared_concurrency: int
+    shared_task_duration: float
+    shared_limit_workers: int
+    shared_limit_items: int
+    shared_rpm: float
 
     @property
     def litellm_python(self) -> str | None:
@@ -108,6 +115,12 @@ FULL = Settings(
     stream_memory_repeats=3,
     routes_requests=600,
     routes_rpm=(300, 600),
+    shared_per_worker=160,
+    shared_concurrency=16,
+    shared_task_duration=1.0,
+    shared_limit_workers=3,
+    shared_limit_items=240,
+    shared_rpm=1200.0,
 )
 
 QUICK = Settings(
@@ -148,4 +161,10 @@ QUICK = Settings(
     stream_memory_repeats=2,
     routes_requests=60,
     routes_rpm=(600, 1200),
+    shared_per_worker=16,
+    shared_concurrency=8,
+    shared_task_duration=0.2,
+    shared_limit_workers=2,
+    shared_limit_items=30,
+    shared_rpm=1200.0,
 )

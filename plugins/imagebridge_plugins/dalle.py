@@ -30,6 +30,7 @@ from imagebridge import ImageRequest, hookimpl
 from imagebridge.adapter import Capabilities, Operation, Problem
 
 from ._openai_images import input_format_problems, input_names
+from ._openai_prices import DALL_E_PRICES
 
 
 def _dall_e_2(capabilities: Capabilities) -> Capabilities:
@@ -97,9 +98,15 @@ RULES: Mapping[str, Callable[[Capabilities], Capabilities]] = {
 
 
 @hookimpl
-def imagebridge_model_capabilities(model: str, capabilities: Capabilities) -> Capabilities | None:
+def imagebridge_model_capabilities(
+    provider: str, model: str, capabilities: Capabilities
+) -> Capabilities | None:
     rules = RULES.get(model)
-    return None if rules is None else rules(capabilities)
+    if rules is None:
+        return None
+    # OpenAI's published dall-e prices are OpenAI's own: a gateway's are not known here.
+    price = DALL_E_PRICES.get(model) if provider == "openai" else capabilities.price
+    return rules(capabilities).replace(price=price)
 
 
 @hookimpl

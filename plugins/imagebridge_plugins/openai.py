@@ -23,6 +23,7 @@ from ._openai_images import (
     input_names,
     wire_problems,
 )
+from ._openai_prices import GPT_IMAGE_PRICES
 from ._tables import GPT_IMAGE_2_TIERS, gpt_image_2_pixels
 
 GPT_IMAGE_1_FAMILY = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5")
@@ -120,7 +121,8 @@ class OpenAIAdapter(OpenAIImagesAdapter):
             # CreateImageRequest.stream: "only supported for the GPT image models";
             # PartialImages: 0 to 3 (generations and both kinds of edit).
             caps = caps.replace(streaming=True, max_partial_images=MAX_PARTIAL_IMAGES)
-        return caps
+        # OpenAI's own prices, for this API only (gateways that forward it price their own).
+        return caps.replace(price=GPT_IMAGE_PRICES.get(model))
 
     def extra_fields(self, plan: Plan) -> dict[str, Any]:
         options = plan.options

@@ -13,8 +13,10 @@ from __future__ import annotations
 from ._async_client import AsyncImageClient
 from ._async_routed_client import AsyncRoutedImageClient
 from ._batch import BatchItem, BatchOutcome
+from ._budget import Budget, BudgetExceededError
 from ._capabilities import Capabilities
 from ._client import ImageClient
+from ._dryrun import DryRun, PlannedRequest
 from ._errors import (
     APIConnectionError,
     AuthenticationError,
@@ -40,14 +42,17 @@ from ._errors import (
 from ._flow import Accepted, PartialImage, Progress
 from ._inputs import ImageInput
 from ._journal import JournalEntry, TaskJournal
+from ._ledger import SpendRow, SpendSummary
 from ._limits import RateLimit
 from ._plugins import PluginInfo, Registry, create_registry, default_registry
 from ._polling import PollPolicy, TaskState
+from ._prices import Cost, PerImage, PerToken, PriceBook, load_prices
 from ._request import ImageRequest
 from ._result import GeneratedImage, ImageResult, Usage
 from ._retry import RetryPolicy
 from ._routed_client import RoutedImageClient
 from ._routes import Route, RouteCheck
+from ._shared_batch import SharedBatch
 from ._stream import AsyncImageStream, Completed, ImageStream, StreamEvent
 from ._tasks import TaskHandle
 from ._warnings import ImageWarning, WarningCode
@@ -65,10 +70,14 @@ __all__ = [
     "BadRequestError",
     "BatchItem",
     "BatchOutcome",
+    "Budget",
+    "BudgetExceededError",
     "Capabilities",
     "Completed",
     "ConfigurationError",
     "ContentPolicyError",
+    "Cost",
+    "DryRun",
     "GeneratedImage",
     "ImageBridgeError",
     "ImageClient",
@@ -83,10 +92,14 @@ __all__ = [
     "JournalEntry",
     "NotFoundError",
     "PartialImage",
+    "PerImage",
+    "PerToken",
     "PermissionDeniedError",
+    "PlannedRequest",
     "PluginError",
     "PluginInfo",
     "PollPolicy",
+    "PriceBook",
     "Problem",
     "Progress",
     "ProviderError",
@@ -99,6 +112,9 @@ __all__ = [
     "RoutedImageClient",
     "RoutesExhaustedError",
     "ServerError",
+    "SharedBatch",
+    "SpendRow",
+    "SpendSummary",
     "StreamEvent",
     "StreamInterruptedError",
     "SubmitOutcomeUnknownError",
@@ -112,4 +128,5 @@ __all__ = [
     "create_registry",
     "default_registry",
     "hookimpl",
+    "load_prices",
 ]

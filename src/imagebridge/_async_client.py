@@ -26,7 +26,9 @@ from ._base_client import (
     Timeout,
 )
 from ._batch import BatchItem, BatchOutcome, BatchPort, run_batch
+from ._budget import Budget, BudgetSetting, budget_of, priced, release_unsent
 from ._clock import Clock
+from ._costing import estimate
 from ._deadline import CLIENT_DEFAULT
 from ._driver import AsyncDriver, Done
 from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
@@ -37,6 +39,7 @@ from ._limits import RateLimit
 from ._plugins import Registry
 from ._polling import PollPolicy, TaskState
 from ._preflight import Operation, Plan
+from ._prices import PricesSetting
 from ._request import ImageSource
 from ._result import ImageResult
 from ._retry import RetryPolicy
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._request import GenerateFields, ImageOptions, VaryFields
+    from ._shared_batch import SharedBatch
 
 __all__ = ["AsyncImageClient"]
 
@@ -78,6 +82,8 @@ class AsyncImageClient(ClientBase):
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
         allow_link_local_urls: bool = False,
         rate_limit: RateLimit | None = None,
+        budget: BudgetSetting = None,
+        prices: PricesSetting = None,
         on_progress: ProgressCallback | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
@@ -102,6 +108,7 @@ class AsyncImageClient(ClientBase):
             allow_link_local_urls=allow_link_local_urls,
             rate_limit=rate_limit,
         )
+        self._set_costs(budget, prices)  # a spending limit, and the user's prices
         self._owns_http = http_client is None
         # httpx's default limits on purpose: keeping more connections alive made its pool's
         # per-request bookkeeping 4x slower at 64 in flight (bench/, section 3).
@@ -168,10 +175,12 @@ class AsyncImageClient(ClientBase):
         self, planned: Plan, timeout: Timeout, retry: RetryPolicy | None
     ) -> AsyncGenerator[StreamEvent, None]:
         results: list[ImageResult] = []
-        for flow in self._flows(planned):
+        costs = self._costs(planned)
+        for index, flow in enumerate(self._flows(planned)):
             offset = sum(len(result.images) for result in results)
             try:
-                steps = self._driver.steps(flow, self._job(timeout, retry=retry))
+                job = priced(self._job(timeout, retry=retry), costs[index])
+                steps = self._driver.steps(flow, job)
                 async with contextlib.aclosing(steps):
                     async for step in steps:
                         if isinstance(step, Done):
@@ -179,6 +188,7 @@ class AsyncImageClient(ClientBase):
                             break
                         yield self._event(step, planned, offset)
             except ImageBridgeError as error:
+                release_unsent(costs[index + 1 :])
                 self._keep_partial(error, planned, results)
                 raise
         yield Completed(self._finish(results, planned))
@@ -193,8 +203,9 @@ class AsyncImageClient(ClientBase):
     ) -> TaskHandle:
         """Submit an asynchronous task and return its handle at once (see :meth:`wait`)."""
         planned = self._submit_plan(prompt, fields)
-        job = self._job(timeout, retry=retry)
-        return await self._driver.run(self._adapter.submit(planned), job)
+        [cost] = self._costs(planned)
+        job = priced(self._job(timeout, retry=retry), cost)
+        return await self._driver.run(self._submit_flow(planned), job)
 
     async def wait(
         self,
@@ -232,12 +243,18 @@ class AsyncImageClient(ClientBase):
         on_progress: ProgressCallback | None,
         retry: RetryPolicy | None,
         label: str | None = None,
+        budget: Budget | None = None,
+        ledger_label: str | None = None,
     ) -> ImageResult:
+        # The whole request's estimate is reserved before the first call is sent; a call
+        # cancelled with its siblings keeps its part (it may have been paid).
+        costs = self._costs(planned, budget, label=ledger_label or label)
         runs = [
             self._driver.run(
-                flow, self._job(timeout, on_progress=on_progress, retry=retry, label=label)
+                flow,
+                priced(self._job(timeout, on_progress=on_progress, retry=retry, label=label), cost),
             )
-            for flow in self._flows(planned)
+            for flow, cost in zip(self._flows(planned), costs, strict=True)
         ]
         if len(runs) == 1:
             return self._finish([await runs[0]], planned)
@@ -269,20 +286,36 @@ class AsyncImageClient(ClientBase):
         concurrency: int = 4,
         report: str | os.PathLike[str] | None = None,
         on_outcome: Callable[[BatchOutcome], None] | None = None,
+        budget: BudgetSetting = None,
+        journal: str | SharedBatch | None = None,
     ) -> list[BatchOutcome]:
         """Run many requests, at most ``concurrency`` at a time, saving images to ``output``.
 
         Re-running the same batch resumes it: saved items are skipped and accepted tasks are
         waited for, never submitted again (see :mod:`imagebridge._batch`). Async only:
-        bounded concurrency is what the async client is for.
+        bounded concurrency is what the async client is for. ``budget`` (a
+        :class:`~imagebridge.Budget` or US dollars; default the client's): the estimate of
+        every item to send is checked against it before any request (a
+        :class:`~imagebridge.BudgetExceededError` refuses the whole batch), then each item
+        reserves its own as it goes.
+
+        ``journal="postgresql://..."`` (or a :class:`~imagebridge._shared_batch.SharedBatch`)
+        runs the batch shared with every other worker given that database, each claiming
+        items under leases (see :mod:`imagebridge._shared_batch`); no report or budget then.
         """
+        if journal is not None:
+            from ._shared_batch import shared_run
+
+            return await shared_run(self, items, output, journal, concurrency, report, on_outcome)
+        limit = budget_of(budget) or self.budget
         return await run_batch(
-            batch_port(self),
+            batch_port(self, limit),
             list(items),
             Path(output),
             concurrency=concurrency,
             report=Path(report) if report is not None else None,
             on_outcome=on_outcome,
+            budget=limit,
         )
 
     def _entries(self, label: str) -> list[JournalEntry]:
@@ -350,25 +383,37 @@ class AsyncImageClient(ClientBase):
         from ._profiles import load_profile
 
         profile = load_profile(name, config)
+        if profile.prices is not None:
+            options.setdefault("prices", profile.prices)
         return cls.from_routes(
             profile.routes, strategy=profile.strategy, cooldown=profile.cooldown, **options
         )
 
 
-def batch_port(client: AsyncImageClient) -> BatchPort[Plan]:
-    """What a batch needs of ``client`` (see :class:`imagebridge._batch.BatchPort`)."""
+def batch_port(client: AsyncImageClient, budget: Budget | None = None) -> BatchPort[Plan]:
+    """What a batch needs of ``client`` (see :class:`imagebridge._batch.BatchPort`); its
+    items reserve their estimates on ``budget`` (default: the client's)."""
 
     async def run(planned: Plan, label: str) -> ImageResult:
         # A request of one call is journaled under the item's label the moment its task is
         # accepted, so that a re-run resumes it instead of paying again.
         one_call = len(planned.batches) == 1
-        return await client._run(planned, CLIENT_DEFAULT, None, None, label if one_call else None)
+        return await client._run(
+            planned,
+            CLIENT_DEFAULT,
+            None,
+            None,
+            label if one_call else None,
+            budget=budget,
+            ledger_label=label,
+        )
 
     return BatchPort(
         plan=lambda prompt, fields: client.plan(prompt, **fields),
         entries=client._entries,
         run=run,
         resume=client.wait,
+        estimate=lambda planned: estimate(planned, prices=client.prices),
     )
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._flow import ProgressCallback
     from ._request import GenerateFields, ImageOptions, VaryFields
     from ._retry import RetryPolicy
+    from ._shared_batch import SharedBatch
 
 __all__ = ["AsyncRoutedImageClient"]
 
@@ -208,6 +209,7 @@ class AsyncRoutedImageClient(RoutedBase[Any]):
         concurrency: int = 4,
         report: str | os.PathLike[str] | None = None,
         on_outcome: Callable[[BatchOutcome], None] | None = None,
+        journal: str | SharedBatch | None = None,
     ) -> list[BatchOutcome]:
         """Run many requests over the routes, at most ``concurrency`` at a time, saving
         images to ``output``, as :meth:`AsyncImageClient.batch
@@ -217,7 +219,12 @@ class AsyncRoutedImageClient(RoutedBase[Any]):
         the routes' rate limits (so the items spread over the routes, each at its limit),
         with the same fallbacks as :meth:`generate`; each outcome names its ``route``. A
         re-run resumes an accepted task on the route that accepted it, never elsewhere.
+        ``journal``: a batch shared by many workers, as there.
         """
+        if journal is not None:
+            from ._shared_batch import shared_run
+
+            return await shared_run(self, items, output, journal, concurrency, report, on_outcome)
         return await run_batch(
             self._batch_port(),
             list(items),

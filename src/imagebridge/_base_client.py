@@ -23,15 +23,17 @@ import httpx
 
 from ._adapter import Adapter
 from ._apikey import check_auth_headers, credentials_redactor, resolve_api_key, restore_task
+from ._budget import Costing, merged_cost
 from ._clock import SYSTEM_CLOCK, Clock
 from ._deadline import ClientDefault
 from ._driver import AsyncDriver, SyncDriver
 from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
+from ._dryrun import DryRunning
 from ._errors import ConfigurationError, ImageBridgeError, InvalidRequestError, Problem
 from ._flow import Flow, PartialImage, ProgressCallback
 from ._jobs import Job, JobSettings, Note, TaskRecorder
 from ._journal import TaskJournal, open_default_journal
-from ._limits import RateLimit, limiter_for
+from ._limits import Limiter, RateLimit, limiter_for
 from ._plugins import Registry, default_registry
 from ._polling import PollPolicy, TaskState
 from ._preflight import Operation, Plan, plan
@@ -40,6 +42,7 @@ from ._result import ImageResult, Usage
 from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._stream import StreamEvent
 from ._tasks import TaskHandle
+from ._telemetry import Telemetry, described
 from ._warnings import ImageWarning
 
 if TYPE_CHECKING:
@@ -77,7 +80,7 @@ CLIENT_DOC = """
 """
 
 
-class ClientBase:
+class ClientBase(Costing, DryRunning):
     _driver: SyncDriver | AsyncDriver
 
     def __init__(
@@ -145,6 +148,7 @@ class ClientBase:
             retry=retry or DEFAULT_RETRY,
             on_progress=on_progress,
             max_download_bytes=max_download_bytes,
+            telemetry=Telemetry.from_env(),
         )
         if isinstance(request_timeout, int | float):
             request_timeout = httpx.Timeout(request_timeout)
@@ -256,12 +260,20 @@ class ClientBase:
         """One flow per provider call of a generate, an edit or a variation."""
         # Each operation is the adapter method of the same name (generate, edit, vary).
         method: Callable[[Plan], Flow[ImageResult]] = getattr(self._adapter, planned.operation)
-        return [_at_most(method(planned.for_batch(n)), n) for n in planned.batches]
+        calls = [planned.for_batch(n) for n in planned.batches]  # described for their spans
+        return [described(_at_most(method(c), c.n), planned.operation, c) for c in calls]
+
+    def _submit_flow(self, planned: Plan) -> Flow[TaskHandle]:
+        """The flow of a ``submit()``: the adapter's own, until the task is accepted."""
+        return described(self._adapter.submit(planned), "submit", planned)
 
     def _task_flow(self, task: TaskHandle, *, once: bool) -> Flow[ImageResult | TaskState]:
         """Finish an accepted task: the adapter's own :meth:`~Adapter.wait` (polling until
         it ends), or with ``once`` one poll (:meth:`~Adapter.check`) and, when it succeeded,
         its result (:meth:`~Adapter.collect`)."""
+        return described(self._task_steps(task, once=once), "check" if once else "wait", task)
+
+    def _task_steps(self, task: TaskHandle, *, once: bool) -> Flow[ImageResult | TaskState]:
         if once:
             state = yield from self._adapter.check(task)
             if state.phase != "succeeded":
@@ -374,6 +386,7 @@ def _merge(results: Sequence[ImageResult]) -> ImageResult:
         warnings=[w for result in results for w in result.warnings],
         raw=[raw for result in results for raw in result.raw],
         route=first.route,
+        cost=merged_cost(results),
     )
 
 
@@ -419,6 +432,13 @@ def _journal(value: JournalSetting) -> TaskJournal | None:
     if isinstance(value, TaskJournal):
         return value
     return TaskJournal(value)
+
+
+def limiter_of(client: ClientBase) -> Limiter | None:
+    """The client's rate limiter (None without ``rate_limit``): a shared batch's worker
+    gives it its share of the limit (see :mod:`imagebridge._shared_batch`)."""
+    limiter: Limiter | None = client._driver_options["limiter"]
+    return limiter
 
 
 def backlog_of(client: ClientBase) -> float:

@@ -22,7 +22,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._errors import (
     ImageBridgeError,
@@ -36,6 +36,10 @@ from ._inputs import ImageInput, TextError, check_text
 from ._journal import JournalEntry
 from ._result import ImageResult
 from ._tasks import TaskHandle
+
+if TYPE_CHECKING:
+    from ._budget import Budget
+    from ._prices import Cost
 
 Status = Literal["saved", "skipped", "failed", "unknown"]
 
@@ -64,6 +68,9 @@ class BatchPort(Generic[P]):
     run: Callable[[P, str], Awaitable[ImageResult]]
     resume: Callable[[TaskHandle], Awaitable[ImageResult]]
     route: Callable[[TaskHandle], str | None] = _no_route
+    #: What a planned item should cost (:func:`imagebridge._costing.estimate`), for a batch
+    #: run with a budget; None: the port cannot say (a budget is then refused).
+    estimate: Callable[[P], Cost] | None = None
 
 
 @dataclass(frozen=True)
@@ -192,11 +199,15 @@ async def run_batch(
     report: Path | None = None,
     key: str | None = None,
     on_outcome: Callable[[BatchOutcome], None] | None = None,
+    budget: Budget | None = None,
 ) -> list[BatchOutcome]:
     """Run ``items``, at most ``concurrency`` at a time; save images under ``output``.
 
     Each outcome is appended to ``report`` (default ``output/batch-report.jsonl``) as soon
-    as it is known, so a crash loses nothing already done.
+    as it is known, so a crash loses nothing already done. With a ``budget``, the estimates
+    of the items that would be sent are checked against it before any request: over it, the
+    whole batch is refused (:class:`~imagebridge.BudgetExceededError`); the port's ``run``
+    reserves each item's own as it goes.
     """
     import asyncio  # here, not at import time: most programs never run a batch
 
@@ -209,6 +220,8 @@ async def run_batch(
     report = report or output / "batch-report.jsonl"
     done = read_report(report)
     key = key or batch_key(items)
+    if budget is not None:
+        _check_budget(client, items, done, key, budget)
     queue: asyncio.Queue[BatchItem] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
@@ -238,6 +251,41 @@ async def run_batch(
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
     return [outcomes[item.id] for item in items if item.id in outcomes]
+
+
+def _check_budget(
+    client: BatchPort[Any],
+    items: list[BatchItem],
+    done: Mapping[str, BatchOutcome],
+    key: str,
+    budget: Budget,
+) -> None:
+    """Refuse the whole batch, before any request, when the items it would send do not fit
+    (items saved, unknown or accepted by an earlier run send nothing; an item that fails
+    pre-flight sends nothing either, and fails on its own)."""
+    from ._prices import Cost
+
+    if client.estimate is None:
+        raise InvalidRequestError(
+            [Problem("budget", None, "this client cannot estimate its batch items")]
+        )
+    costs: list[Cost] = []
+    for item in items:
+        previous = done.get(item.id)
+        if previous is not None and previous.status in ("saved", "unknown"):
+            continue
+        entries = client.entries(f"batch:{key}:{item.id}")
+        if any(e.state in ("saved", "accepted", "fetched") for e in entries):
+            continue
+        try:
+            costs.append(client.estimate(client.plan(item.prompt, item.fields)))
+        except InvalidRequestError:
+            continue
+    if costs:
+        total = Cost.total(costs)
+        unknown = next((cost for cost in costs if cost.usd is None), None)
+        basis = unknown.basis if unknown else f"the sum of {len(costs)} item estimates"
+        budget.check(Cost(total.usd, basis), what=f"batch of {len(costs)} request(s)")
 
 
 async def _run_item(

@@ -18,6 +18,8 @@ from ._sizes import RESOLUTIONS, SizeTable
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._prices import PerImage, PerToken
+
 __all__ = ["ANY", "Capabilities", "CapabilityChanges", "takes"]
 
 #: An option value list containing ANY accepts every value and passes it through unchanged
@@ -97,6 +99,9 @@ class Capabilities:
     max_partial_images: int = 0
     #: False when the model is not in the adapter's list and nothing was checked for it.
     known: bool = True
+    #: What the model costs on this provider (:mod:`imagebridge._prices`), from a page of the
+    #: provider's own; None: not known (costs are then ``unknown``, never 0).
+    price: PerImage | PerToken | None = None
 
     @classmethod
     def unchecked(cls, model: str, /, **changes: Unpack[CapabilityChanges]) -> Capabilities:
@@ -187,6 +192,8 @@ class Capabilities:
                 value = {k: dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
             elif isinstance(value, tuple):
                 value = list(value)
+            elif f.name == "price" and value is not None:
+                value = value.summary()
             out[f.name] = value
         return out
 
@@ -231,3 +238,4 @@ class CapabilityChanges(TypedDict, total=False):
     streaming: bool
     max_partial_images: int
     known: bool
+    price: PerImage | PerToken | None

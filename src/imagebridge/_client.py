@@ -22,6 +22,7 @@ from ._base_client import (
     JournalSetting,
     Timeout,
 )
+from ._budget import BudgetSetting, priced, release_unsent
 from ._clock import Clock
 from ._deadline import CLIENT_DEFAULT
 from ._deadline import install as install_deadline
@@ -33,6 +34,7 @@ from ._limits import RateLimit
 from ._plugins import Registry
 from ._polling import PollPolicy, TaskState
 from ._preflight import Operation, Plan
+from ._prices import PricesSetting
 from ._request import ImageSource
 from ._result import ImageResult
 from ._retry import RetryPolicy
@@ -72,6 +74,8 @@ class ImageClient(ClientBase):
         max_response_bytes: int | None = DEFAULT_MAX_RESPONSE,
         allow_link_local_urls: bool = False,
         rate_limit: RateLimit | None = None,
+        budget: BudgetSetting = None,
+        prices: PricesSetting = None,
         on_progress: ProgressCallback | None = None,
         transport: httpx.BaseTransport | None = None,
         http_client: httpx.Client | None = None,
@@ -95,6 +99,7 @@ class ImageClient(ClientBase):
             allow_link_local_urls=allow_link_local_urls,
             rate_limit=rate_limit,
         )
+        self._set_costs(budget, prices)  # a spending limit, and the user's prices
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport)
         # The job's deadline bounds every socket operation of httpx's own transports.
@@ -167,9 +172,11 @@ class ImageClient(ClientBase):
         self, planned: Plan, timeout: Timeout, retry: RetryPolicy | None
     ) -> Generator[StreamEvent, None, None]:
         results: list[ImageResult] = []
-        for flow in self._flows(planned):
+        costs = self._costs(planned)
+        for index, flow in enumerate(self._flows(planned)):
             offset = sum(len(result.images) for result in results)
-            steps = self._driver.steps(flow, self._job(timeout, retry=retry))
+            job = priced(self._job(timeout, retry=retry), costs[index])
+            steps = self._driver.steps(flow, job)
             try:
                 while True:
                     try:
@@ -179,6 +186,7 @@ class ImageClient(ClientBase):
                         break
                     yield self._event(note, planned, offset)
             except ImageBridgeError as error:
+                release_unsent(costs[index + 1 :])
                 self._keep_partial(error, planned, results)
                 raise
             finally:
@@ -195,7 +203,9 @@ class ImageClient(ClientBase):
     ) -> TaskHandle:
         """Submit an asynchronous task and return its handle at once (see :meth:`wait`)."""
         planned = self._submit_plan(prompt, fields)
-        return self._driver.run(self._adapter.submit(planned), self._job(timeout, retry=retry))
+        [cost] = self._costs(planned)
+        job = priced(self._job(timeout, retry=retry), cost)
+        return self._driver.run(self._submit_flow(planned), job)
 
     def wait(
         self,
@@ -234,11 +244,13 @@ class ImageClient(ClientBase):
         retry: RetryPolicy | None,
     ) -> ImageResult:
         results: list[ImageResult] = []
-        for flow in self._flows(planned):
-            job = self._job(timeout, on_progress=on_progress, retry=retry)
+        costs = self._costs(planned)  # the whole request's estimate, before the first call
+        for index, flow in enumerate(self._flows(planned)):
+            job = priced(self._job(timeout, on_progress=on_progress, retry=retry), costs[index])
             try:
                 results.append(self._driver.run(flow, job))
             except ImageBridgeError as error:
+                release_unsent(costs[index + 1 :])
                 self._keep_partial(error, planned, results)
                 raise
         return self._finish(results, planned)
@@ -304,6 +316,8 @@ class ImageClient(ClientBase):
         from ._profiles import load_profile
 
         profile = load_profile(name, config)
+        if profile.prices is not None:
+            options.setdefault("prices", profile.prices)
         return cls.from_routes(
             profile.routes, strategy=profile.strategy, cooldown=profile.cooldown, **options
         )

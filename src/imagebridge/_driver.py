@@ -80,6 +80,7 @@ class SyncDriver(SyncDownloads):
         events: Iterator[ServerSentEvent] | None = None
         held = False
         try:
+            job.trace.start(flow, self.provider)
             held = self._hold(job)
             while True:
                 try:
@@ -117,6 +118,7 @@ class SyncDriver(SyncDownloads):
         except ImageBridgeError as error:
             raise job.failed(error) from error.__cause__
         finally:
+            job.trace.end()
             if stream is not None:
                 stream.close()
             flow.close()
@@ -158,6 +160,7 @@ class SyncDriver(SyncDownloads):
         while True:
             self._throttle(request, job)
             self._prepare(request, job)
+            span = job.trace.exchange(request, attempt)
             token = _deadline.io_deadline.set(self._io_deadline(job))
             try:
                 response = self._http.send(request, stream=True)
@@ -167,14 +170,17 @@ class SyncDriver(SyncDownloads):
                     finally:
                         response.close()
             except httpx.HTTPError as exc:
+                span.failed(exc)
                 delay = self._after_failure(request, exc, attempt, job)
             else:
+                span.answered(response)
                 self._received(request, response)
                 retry_in = self._after_response(request, response, attempt, job)
                 if retry_in is None:
                     return response
                 delay = retry_in
             finally:
+                span.end()
                 _deadline.io_deadline.reset(token)
                 self._forget_auth(request)
             self._clock.sleep(delay)
@@ -212,6 +218,7 @@ class AsyncDriver(AsyncDownloads):
         events: AsyncIterator[ServerSentEvent] | None = None
         held = False
         try:
+            job.trace.start(flow, self.provider)
             held = await self._hold(job)
             while True:
                 try:
@@ -249,6 +256,7 @@ class AsyncDriver(AsyncDownloads):
         except ImageBridgeError as error:
             raise job.failed(error) from error.__cause__
         finally:
+            job.trace.end()
             if stream is not None:
                 await stream.aclose()
             flow.close()
@@ -307,18 +315,22 @@ class AsyncDriver(AsyncDownloads):
         while True:
             await self._throttle(request, job)
             self._prepare(request, job)
+            span = job.trace.exchange(request, attempt)
             token = _deadline.io_deadline.set(self._io_deadline(job))
             try:
                 response = await _deadline.bounded(self._left(job), self._slot(), request, exchange)
             except httpx.HTTPError as exc:
+                span.failed(exc)
                 delay = self._after_failure(request, exc, attempt, job)
             else:
+                span.answered(response)
                 self._received(request, response)
                 retry_in = self._after_response(request, response, attempt, job)
                 if retry_in is None:
                     return response
                 delay = retry_in
             finally:
+                span.end()
                 _deadline.io_deadline.reset(token)
                 self._forget_auth(request)
             await self._clock.asleep(delay)

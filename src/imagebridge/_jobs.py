@@ -25,12 +25,13 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ._errors import (
     ContentPolicyError,
     ImageBridgeError,
     InsufficientBalanceError,
+    SubmitOutcomeUnknownError,
     TaskFailedError,
 )
 from ._flow import Accepted, PartialImage, Progress, ProgressCallback
@@ -40,6 +41,12 @@ from ._redact import Redactor
 from ._result import ImageResult
 from ._retry import RetryPolicy
 from ._tasks import TaskHandle
+from ._telemetry import Telemetry
+from ._warnings import ImageWarning
+
+if TYPE_CHECKING:
+    from ._budget import CallCost
+    from ._prices import Cost
 
 __all__ = ["Job", "JobSettings", "Limits", "Note", "TaskRecorder"]
 
@@ -47,6 +54,8 @@ T = TypeVar("T")
 #: What a running flow tells its consumer (the effects that need no I/O).
 Note = Progress | Accepted | PartialImage
 logger = logging.getLogger("imagebridge")
+#: The telemetry of settings made without any: spans, but never the prompt.
+_NO_PROMPT = Telemetry()
 
 
 class TaskRecorder:
@@ -87,9 +96,31 @@ class TaskRecorder:
     def saved(self, task: TaskHandle, paths: Sequence[str | os.PathLike[str]]) -> None:
         self.mark(task, "saved", paths=paths)
 
+    def spent(
+        self, cost: CallCost, task: TaskHandle | None, label: str | None, actual: Cost | None
+    ) -> None:
+        """Write a call to the spend ledger when it is accepted or answered (with its
+        estimate, so a crash loses nothing), and its actual cost once known."""
+        if self.journal is None:
+            return
+        try:
+            if cost.row is None:
+                cost.row = self.journal.record_spend(
+                    provider=cost.plan.provider,
+                    model=cost.plan.model,
+                    task_id=None if task is None else task.task_id,
+                    label=label or cost.label,
+                    estimate=cost.estimate.usd,
+                    actual=None if actual is None else actual.usd,
+                )
+            elif actual is not None:
+                self.journal.update_spend(cost.row, actual=actual.usd)
+        except Exception as exc:
+            logger.warning("could not write the spend ledger: %s", exc)
+
     def entries(self, label: str) -> list[JournalEntry]:
         """The journaled tasks under ``label``, oldest first (none without a journal)."""
-        if self.journal is None or not self.journal.path.exists():
+        if self.journal is None or not self.journal.exists():
             return []
         return self.journal.entries(label=label)
 
@@ -111,6 +142,8 @@ class JobSettings:
     retry: RetryPolicy
     on_progress: ProgressCallback | None
     max_download_bytes: int | None
+    #: Spans of every job (:mod:`imagebridge._telemetry`); no-ops without OpenTelemetry.
+    telemetry: Telemetry = _NO_PROMPT
 
 
 class Limits:
@@ -129,7 +162,7 @@ class Limits:
 class Job(Limits):
     """One running flow: its limits, its progress callback and, once accepted, its task."""
 
-    __slots__ = ("label", "last_partial", "on_progress", "settings", "task")
+    __slots__ = ("cost", "label", "last_partial", "on_progress", "settings", "task", "trace")
 
     def __init__(
         self,
@@ -141,6 +174,7 @@ class Job(Limits):
         on_progress: ProgressCallback | None = None,
         task: TaskHandle | None = None,
         label: str | None = None,
+        cost: CallCost | None = None,
     ) -> None:
         super().__init__(timeout=timeout, now=now, retry=retry or settings.retry)
         self.settings = settings
@@ -149,6 +183,10 @@ class Job(Limits):
         #: The journal label of a task this job will submit (batch items).
         self.label = label
         self.last_partial: PartialImage | None = None
+        #: This call's estimate, budget reservation and ledger row (None: not counted).
+        self.cost = cost
+        #: The job's span (:mod:`imagebridge._telemetry`): the driver starts and ends it.
+        self.trace = settings.telemetry.job(settings.redactor)
 
     def note(self, effect: Note) -> Note:
         """What the flow reported, once the job has done its part (journal, bounds)."""
@@ -162,6 +200,10 @@ class Job(Limits):
         """The provider accepted ``task``: journal it now, before anything waits on it."""
         self.task = task
         self.settings.recorder.accepted(task, self.label)
+        if self.cost is not None:
+            self.cost.keep()  # accepted: the task may be paid, whatever happens next
+            self.settings.recorder.spent(self.cost, task, self.label, None)
+        self.trace.accepted(task)
 
     def partial(self, event: PartialImage) -> PartialImage:
         """A partial image arrived: bounded like a result image, and kept for errors."""
@@ -172,6 +214,20 @@ class Job(Limits):
     def finished(self, value: T) -> T:
         """A flow's result, with its task attached and journaled as fetched."""
         if isinstance(value, ImageResult):
+            if self.cost is not None:
+                # Before anything else can fail: the call was answered, so it is paid.
+                paid = self.cost.actual(value.usage)
+                self.cost.settle(paid)
+                self.settings.recorder.spent(self.cost, self.task, self.label, paid)
+                value.cost = paid if paid.usd is not None else self.cost.estimate
+                if value.cost.usd is None and self.cost.budget is not None:
+                    value.warnings.append(
+                        ImageWarning(
+                            "price_unknown",
+                            f"the cost of this call is unknown ({value.cost.basis}): the"
+                            " budget counted it as $0",
+                        )
+                    )
             self.check_inline(value)
             task = self.task
             if task is not None:
@@ -180,6 +236,7 @@ class Job(Limits):
                 if task.task_id not in value.task_ids:
                     value.task_ids.append(task.task_id)
                 self.settings.recorder.mark(task, "fetched")
+        self.trace.finished(value)
         return value
 
     def failed(self, error: ImageBridgeError) -> ImageBridgeError:
@@ -188,6 +245,11 @@ class Job(Limits):
         if error.last_partial is None:
             error.last_partial = self.last_partial
         task = self.task
+        if self.cost is not None:
+            if task is None and not isinstance(error, SubmitOutcomeUnknownError):
+                self.cost.release()  # never accepted nor answered: nothing to pay
+            else:
+                self.cost.keep()
         if task is not None:
             error.task = task
             if error.task_id is None:
@@ -196,7 +258,8 @@ class Job(Limits):
                 # The task itself ended as failed: it is finished, not resumable. Errors the
                 # library raises about a reply (too large, a bad URL) leave it resumable.
                 self.settings.recorder.mark(task, "failed", error=redactor.text(error.message))
-        return error.scrub(redactor)
+        self.trace.failed(error.scrub(redactor))
+        return error
 
     def check_inline(self, result: ImageResult) -> None:
         """Count each inline image (base64, ``data:`` URLs, bytes) against

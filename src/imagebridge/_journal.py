@@ -4,19 +4,27 @@ An accepted task is paid for. The journal (SQLite, in the user data directory by
 records its handle the moment the provider accepts it, and marks it when its result was
 fetched and when its images were saved. A process that is killed mid-poll loses nothing:
 ``imagebridge tasks`` lists what is unfinished and ``imagebridge task ID`` resumes it with no
-new submit. Batches use the journal to resume without re-submitting.
+new submit. Batches use the journal to resume without re-submitting. The same file holds
+the spend ledger, what each call cost (:mod:`imagebridge._ledger`).
 
-Location: ``IMAGEBRIDGE_JOURNAL`` (a file path, or ``off``), else ``journal.sqlite3`` in the
-user data directory platformdirs gives (``user_data_path("imagebridge", appauthor=False)``):
-``$XDG_DATA_HOME/imagebridge`` or ``~/.local/share/imagebridge`` on Linux,
+Location: ``IMAGEBRIDGE_JOURNAL`` (a file path, a ``postgresql://`` URL, or ``off``), else
+``journal.sqlite3`` in the user data directory platformdirs gives
+(``user_data_path("imagebridge", appauthor=False)``): ``$XDG_DATA_HOME/imagebridge`` or
+``~/.local/share/imagebridge`` on Linux,
 ``~/Library/Application Support/imagebridge`` on macOS, ``%LOCALAPPDATA%\\imagebridge`` (the
 shell's Local AppData folder) on Windows: the folders this module chose itself before. Two
 edge cases differ (checked in platformdirs 4.14's source): a relative ``$XDG_DATA_HOME`` is
 ignored, as the XDG spec says, and on macOS an absolute ``$XDG_DATA_HOME`` is honoured.
 The journal holds task handles and file paths, never an API key.
 
+Where the rows are kept is a :class:`~imagebridge._journal_store.JournalStore`: an SQLite
+file (:mod:`imagebridge._journal_sqlite`), or a PostgreSQL database that many machines share
+(:mod:`imagebridge._journal_pg`) when the location is a ``postgresql://`` or ``postgres://``
+URL. Both have the same tables and schema versions (:mod:`imagebridge._journal_schema`).
+
 A journal that cannot be used (a corrupt file, a path that is a folder or lies under a file,
-a folder that cannot be written) is a :class:`ConfigurationError` naming the path, raised
+a folder that cannot be written, a database that cannot be reached or whose schema is newer
+than this library's) is a :class:`ConfigurationError` naming the path or DSN, raised
 when the :class:`TaskJournal` is made (so at client construction), before any task is paid
 for: an existing journal is opened then, a new one only when its first task is recorded.
 """
@@ -25,51 +33,29 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, cast
 
-from ._errors import ConfigurationError
+from ._journal_sqlite import SqliteStore
+from ._journal_store import JournalStore, is_dsn
+from ._ledger import (
+    Since,
+    SpendRow,
+    SpendSummary,
+    read_decimal,
+    since_epoch,
+    summarize,
+    to_text,
+)
 from ._redact import Redactor
 from ._tasks import TaskHandle
 
-if TYPE_CHECKING:
-    import sqlite3
-
 JournalState = Literal["accepted", "fetched", "saved", "failed"]
 UNFINISHED: tuple[JournalState, ...] = ("accepted", "fetched")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tasks (
-    provider   TEXT NOT NULL,
-    base_url   TEXT NOT NULL,
-    task_id    TEXT NOT NULL,
-    handle     TEXT NOT NULL,
-    state      TEXT NOT NULL,
-    label      TEXT,
-    paths      TEXT,
-    error      TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (provider, base_url, task_id)
-);
-CREATE INDEX IF NOT EXISTS tasks_label ON tasks (label);
-"""
-#: The columns of ``tasks``: a file whose ``tasks`` table lacks one is not a task journal.
-_COLUMNS = frozenset(
-    {
-        *("provider", "base_url", "task_id", "handle", "state"),
-        *("label", "paths", "error", "created_at", "updated_at"),
-    }
-)
-_FIX = (
-    "point IMAGEBRIDGE_JOURNAL (or journal=) at another file,"
-    " or turn the journal off (IMAGEBRIDGE_JOURNAL=off, journal=False)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +73,21 @@ class JournalEntry:
 
 def default_journal_path() -> Path | None:
     """The journal file from ``IMAGEBRIDGE_JOURNAL`` or the user data directory (platformdirs;
-    see the module's docstring); None when the journal is switched off."""
+    see the module's docstring); None when the journal is switched off or is a PostgreSQL
+    database (see :func:`default_journal_location`)."""
+    location = default_journal_location()
+    return location if isinstance(location, Path) else None
+
+
+def default_journal_location() -> Path | str | None:
+    """The journal from ``IMAGEBRIDGE_JOURNAL`` (a file, or a ``postgresql://`` URL kept as
+    the string it is) or the user data directory; None when it is switched off."""
     configured = os.environ.get("IMAGEBRIDGE_JOURNAL")
     if configured is not None:
         if configured.strip().lower() in ("", "off", "0", "false", "no"):
             return None
+        if is_dsn(configured):
+            return configured.strip()
         return Path(configured).expanduser()
     import platformdirs  # imported when first needed: ``import imagebridge`` stays light
 
@@ -99,73 +95,41 @@ def default_journal_path() -> Path | None:
 
 
 class TaskJournal:
-    """A small SQLite journal of accepted tasks. Safe to share between threads and processes."""
+    """A small journal of accepted tasks: an SQLite file, or a PostgreSQL database for a
+    ``postgresql://`` (or ``postgres://``) location. Safe to share between threads and
+    processes.
+
+    ``path`` is the SQLite file (None for PostgreSQL); ``location`` is where the journal is
+    for messages: the file, or the DSN without its password.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-        _check_location(self.path)
-        if self.path.exists():
-            # Opened now: a corrupt or foreign file fails here, before a task is paid for.
-            with self._lock:
-                self._open()
+        self.path: Path | None
+        self._store: JournalStore
+        if is_dsn(path):
+            from ._journal_pg import PostgresStore  # psycopg only for a PostgreSQL journal
+
+            self.path = None
+            self._store = PostgresStore(str(path))
+        else:
+            self.path = Path(path)
+            self._store = SqliteStore(self.path)
+        self.location: str = self._store.location
+        if self._store.exists():
+            # Opened now: a corrupt or foreign file, or a database that cannot be reached,
+            # fails here, before a task is paid for.
+            self._store.open()
 
     def __repr__(self) -> str:
-        return f"TaskJournal({str(self.path)!r})"
+        return f"TaskJournal({self.location!r})"
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One connection per journal, kept open (opening one per write dominated the cost of
-        a thousand concurrent tasks); writes are serialised by a lock and each commits."""
-        import sqlite3
-
-        with self._lock:
-            connection = self._open()
-            try:
-                with connection:
-                    yield connection
-            except sqlite3.DatabaseError as exc:  # e.g. a page found corrupt only now
-                raise _unusable(self.path, str(exc)) from None
-
-    def _open(self) -> sqlite3.Connection:
-        """The connection, opened (and the schema made) on first use; with the lock held."""
-        import sqlite3  # on first use: most programs import imagebridge and never journal
-
-        if self._connection is not None:
-            return self._connection
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-        except (sqlite3.Error, OSError) as exc:
-            raise _unusable(self.path, _reason(exc)) from None
-        try:
-            # Before anything is written: another program's database is left as it was.
-            columns = {row[1] for row in connection.execute("PRAGMA table_info(tasks)")}
-            if columns and not columns >= _COLUMNS:
-                found = ", ".join(sorted(columns))
-                raise _unusable(
-                    self.path, f"it is not an imagebridge task journal (table tasks has: {found})"
-                )
-            connection.execute("PRAGMA journal_mode=WAL")
-            # WAL + NORMAL: a committed row survives a crash of the process (what the
-            # journal is for); only a power loss may lose the last writes.
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            connection.close()
-            raise _unusable(self.path, _reason(exc)) from None
-        except ConfigurationError:
-            connection.close()
-            raise
-        self._connection = connection
-        return connection
+    def exists(self) -> bool:
+        """Whether there is a journal to read (False for a file no task was written to yet)."""
+        return self._store.exists()
 
     def close(self) -> None:
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        """Release the file or the database connections (reopened on the next use)."""
+        self._store.close()
 
     #: The secrets kept out of what is written (see :meth:`scrub_with`).
     _redactor = Redactor()
@@ -181,14 +145,12 @@ class TaskJournal:
         """Write an accepted task (before anything waits on it)."""
         task, label = task.scrubbed(self._redactor), self._redactor.obj(label)
         now = time.time()
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, 'accepted', ?, NULL, NULL, ?, ?)"
-                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
-                " handle = excluded.handle, label = COALESCE(excluded.label, tasks.label),"
-                " updated_at = excluded.updated_at",
-                (task.provider, task.base_url, task.task_id, task.to_json(), label, now, now),
+        self._store.record_task(
+            (
+                *(task.provider, task.base_url, task.task_id, task.to_json(), "accepted"),
+                *(label, None, None, now, now),
             )
+        )
 
     def mark(
         self,
@@ -202,24 +164,13 @@ class TaskJournal:
         task, error = task.scrubbed(self._redactor), self._redactor.obj(error)
         paths = [self._redactor.text(str(p)) for p in paths]
         now = time.time()
-        with self._connect() as db:
-            db.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)"
-                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
-                " state = excluded.state, paths = COALESCE(excluded.paths, tasks.paths),"
-                " error = excluded.error, updated_at = excluded.updated_at",
-                (
-                    task.provider,
-                    task.base_url,
-                    task.task_id,
-                    task.to_json(),
-                    state,
-                    json.dumps([str(p) for p in paths]) if paths else None,
-                    error,
-                    now,
-                    now,
-                ),
+        self._store.mark_task(
+            (
+                *(task.provider, task.base_url, task.task_id, task.to_json(), state, None),
+                json.dumps([str(p) for p in paths]) if paths else None,
+                *(error, now, now),
             )
+        )
 
     def entries(
         self,
@@ -230,30 +181,19 @@ class TaskJournal:
         label: str | None = None,
     ) -> list[JournalEntry]:
         """Journaled tasks, oldest first, filtered by state, provider, id or label."""
-        clauses: list[str] = []
-        args: list[str] = []
-        if states:
-            clauses.append(f"state IN ({', '.join('?' * len(states))})")
-            args.extend(states)
         # Looked up as they were written.
         task_id = None if task_id is None else self._redactor.text(task_id)
         label = None if label is None else self._redactor.text(label)
-        for column, value in (("provider", provider), ("task_id", task_id), ("label", label)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        # Only fixed column names are formatted in; every value is a bound parameter.
-        query = (
-            "SELECT handle, state, label, paths, error, created_at, updated_at FROM tasks"  # noqa: S608
-            f"{where} ORDER BY created_at"
-        )
-        with self._connect() as db:
-            rows = db.execute(query, args).fetchall()
+        filters = [
+            (column, value)
+            for column, value in (("provider", provider), ("task_id", task_id), ("label", label))
+            if value is not None
+        ]
+        rows = self._store.select_tasks(states, filters)
         return [
             JournalEntry(
                 task=TaskHandle.from_json(handle),
-                state=state,
+                state=cast("JournalState", state),
                 label=row_label,
                 paths=tuple(json.loads(paths)) if paths else (),
                 error=error,
@@ -267,40 +207,54 @@ class TaskJournal:
         """Tasks accepted (or fetched) whose images were not saved yet."""
         return self.entries(states=UNFINISHED, provider=provider)
 
+    # -- the spend ledger ---------------------------------------------------------------------
+    def record_spend(
+        self,
+        *,
+        provider: str,
+        model: str,
+        task_id: str | None,
+        label: str | None,
+        estimate: Decimal | None,
+        actual: Decimal | None = None,
+    ) -> int:
+        """Write a provider call that was accepted or answered; its row id."""
+        task_id, label = self._redactor.obj(task_id), self._redactor.obj(label)
+        now = time.time()
+        return self._store.insert_spend(
+            (provider, model, task_id, label, to_text(estimate), to_text(actual), now, now)
+        )
 
-def _check_location(path: Path) -> None:
-    """Refuse, before anything is sent, a journal path that cannot become a usable file."""
-    if path.is_dir():
-        raise _unusable(path, "it is a folder, not a file")
-    if path.exists():
-        if not path.is_file():
-            raise _unusable(path, "it is not a regular file")
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise _unusable(path, "this user cannot read and write it")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise _unusable(path, f"{str(folder)!r} is a file, not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        # SQLite keeps the -wal and -shm files beside the journal: its folder must be writable.
-        raise _unusable(path, f"this user cannot write in its folder {str(folder)!r}")
+    def update_spend(self, row: int, *, actual: Decimal | None) -> None:
+        """Set the actual cost of the call in ``row`` (None leaves it unknown)."""
+        self._store.update_spend(row, to_text(actual), time.time())
 
+    def spend(self, since: Since = None) -> list[SpendRow]:
+        """The ledger's calls, oldest first; ``since``: from that time (seconds since the
+        epoch, a datetime, or a date: from its midnight UTC)."""
+        if not self._store.exists():
+            return []
+        rows = self._store.select_spend(since_epoch(since))
+        return [
+            SpendRow(
+                id=row_id,
+                provider=provider,
+                model=model,
+                task_id=task_id,
+                label=label,
+                estimate=read_decimal(estimate),
+                actual=read_decimal(actual),
+                created_at=created,
+                updated_at=updated,
+            )
+            for row_id, provider, model, task_id, label, estimate, actual, created, updated in rows
+        ]
 
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror if exc.filename is None else f"{exc.strerror}: {exc.filename}"
-    text = str(exc)
-    # SQLite's own words, for the two ways a file that is not a journal shows up.
-    if text in ("file is not a database", "database disk image is malformed"):
-        return f"it is corrupt or not an SQLite file ({text})"
-    return text
-
-
-def _unusable(path: Path, problem: str) -> ConfigurationError:
-    return ConfigurationError(f"task journal {str(path)!r} cannot be used: {problem}; {_FIX}")
+    def spend_summary(self, since: Since = None) -> list[SpendSummary]:
+        """The ledger summed by provider, model and day (UTC), oldest day first."""
+        return summarize(self.spend(since))
 
 
 def open_default_journal() -> TaskJournal | None:
-    path = default_journal_path()
-    return TaskJournal(path) if path is not None else None
+    location = default_journal_location()
+    return TaskJournal(location) if location is not None else None

@@ -29,6 +29,7 @@ reservation time under a lock, and a first-come queue of slot waiters.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import math
@@ -137,6 +138,14 @@ class Limiter:
             if self._interval is not None:
                 self._next = start + self._interval
             return wait
+
+    def share(self, workers: int) -> None:
+        """Take ``1 / workers`` of ``requests_per_minute`` (a shared batch's worker, one of
+        ``workers`` live ones: see :mod:`imagebridge._shared_batch`); 1: the whole limit."""
+        rpm = self.limit.requests_per_minute
+        if rpm is not None:
+            with self._lock:
+                self._interval = 60.0 * max(1, workers) / rpm
 
     def backlog(self, now: float) -> float:
         """How long a request asked for now would wait (nothing is reserved): 0 when it could
@@ -284,6 +293,12 @@ def limiter_for(
     key: LimitKey = (provider, base_url.rstrip("/"), account_of(api_key))
     with _registry_lock:
         limiter = _registry.get(key)
+        if limiter is not None and limiter.limit != limit:
+            # Clients that are gone may hold it still, in a reference cycle that only the
+            # collector frees: collect before calling the limits a conflict.
+            del limiter
+            gc.collect()
+            limiter = _registry.get(key)
         if limiter is None:
             limiter = Limiter(key, limit)
             _registry[key] = limiter

@@ -17,6 +17,9 @@ of the routed client :meth:`ImageClient.from_profile` makes of them::
     strategy = "ordered"
     cooldown = 30
 
+The file may also price models (:mod:`imagebridge._prices`): ``[prices.<provider>.<model>]``
+tables, e.g. ``per_image = { "1024x1024" = 0.02 }``, which every client of a profile uses.
+
 Where the file is looked for (:func:`find_config`): ``IMAGEBRIDGE_CONFIG`` (a path), else
 ``imagebridge.toml`` in the working directory or its nearest parent that has one, else
 ``imagebridge.toml`` in the user config directory (platformdirs: ``~/.config/imagebridge``
@@ -34,6 +37,7 @@ show a value only when it cannot be a key: numbers, and a strategy that looks li
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import os
@@ -48,6 +52,7 @@ from pydantic import ValidationError
 
 from ._errors import ConfigurationError
 from ._limits import RateLimit
+from ._prices import PriceBook
 from ._routes import STRATEGIES, Route, Strategy
 
 __all__ = [
@@ -66,7 +71,7 @@ CONFIG_NAME = "imagebridge.toml"
 CONFIG_ENV = "IMAGEBRIDGE_CONFIG"
 DEFAULT_COOLDOWN = 30.0
 
-_TOP_KEYS = ("routes", "profiles")
+_TOP_KEYS = ("routes", "profiles", "prices")
 _ROUTE_KEYS = (
     "provider",
     "model",
@@ -98,6 +103,8 @@ class Profile:
     strategy: Strategy
     cooldown: float
     source: Path
+    #: The file's ``[prices.<provider>.<model>]`` tables (None: it has none).
+    prices: PriceBook | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,8 @@ class ConfigFile:
     path: Path
     routes: dict[str, Route]
     profiles: dict[str, Profile]
+    #: The file's ``[prices.<provider>.<model>]`` tables (None: it has none).
+    prices: PriceBook | None = None
 
     def profile(self, name: str) -> Profile:
         """The profile ``name``; a :class:`ConfigurationError` listing the file's profiles
@@ -209,8 +218,12 @@ def _parse(file: Path, data: dict[str, Any]) -> ConfigFile:
     routes_table = _table(file, "routes", "routes.NAME", data.get("routes", {}))
     profiles_table = _table(file, "profiles", "profiles.NAME", data.get("profiles", {}))
     routes = {name: _route(file, name, table) for name, table in routes_table.items()}
-    profiles = {name: _profile(file, name, table, routes) for name, table in profiles_table.items()}
-    return ConfigFile(path=file, routes=routes, profiles=profiles)
+    prices = PriceBook.from_tables(data["prices"], origin=str(file)) if "prices" in data else None
+    profiles = {
+        name: dataclasses.replace(_profile(file, name, table, routes), prices=prices)
+        for name, table in profiles_table.items()
+    }
+    return ConfigFile(path=file, routes=routes, profiles=profiles, prices=prices)
 
 
 def _is_secret_name(key: str) -> bool:

@@ -21,6 +21,7 @@ from ._image import AsyncFetcher, GeneratedImage, SyncFetcher
 from ._warnings import ImageWarning
 
 if TYPE_CHECKING:
+    from ._prices import Cost
     from ._tasks import TaskHandle
 
 __all__ = ["GeneratedImage", "ImageResult", "Usage"]
@@ -98,6 +99,10 @@ class ImageResult:
     tasks: list[TaskHandle] = field(default_factory=list, repr=False)
     #: The name of the route that served it (a routed client's), else None.
     route: str | None = None
+    #: What it cost (:class:`~imagebridge.Cost`): the actual cost from reported usage or a
+    #: per-image price, else the estimate; None when the client did not price it (a task
+    #: resumed by ``wait()``).
+    cost: Cost | None = None
     _on_saved: Callable[[TaskHandle, list[Path]], None] | None = field(
         default=None, repr=False, compare=False
     )
@@ -168,6 +173,13 @@ class ImageResult:
         }
         if self.route is not None:
             out["route"] = self.route
+        if self.cost is not None and self.cost.usd is not None:
+            # An unknown cost is left out, as an unreported usage is.
+            out["cost"] = {
+                "usd": str(self.cost.usd),
+                "basis": self.cost.basis,
+                "exact": self.cost.exact,
+            }
         if len(self.task_ids) > 1:
             out["task_ids"] = list(self.task_ids)
         if self.created is not None:

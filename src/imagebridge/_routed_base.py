@@ -9,6 +9,7 @@ failure moves it on only when no task can exist (:mod:`imagebridge._routes` deci
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from ._base_client import ClientBase, backlog_of
 from ._clock import SYSTEM_CLOCK
+from ._dryrun import DryRun
 from ._errors import ConfigurationError, InvalidRequestError, Problem
 from ._journal import TaskJournal, open_default_journal
 from ._preflight import Operation, Plan
@@ -147,6 +149,26 @@ class RoutedBase(Generic[C]):
             if i in trip.reasons
         ]
         return able + unable
+
+    def dry_run(
+        self,
+        prompt: str,
+        *,
+        operation: Operation = "generate",
+        stream: bool = False,
+        **fields: Unpack[GenerateFields],
+    ) -> DryRun:
+        """The :class:`~imagebridge.DryRun` of the route that would be tried first, naming it
+        and the routes ``skipped`` with their reasons (nothing is sent), or
+        :class:`~imagebridge.RoutesExhaustedError` when no route can honour the request."""
+        trip, order = self._trip(prompt, operation, fields, stream=stream)
+        first = self.routes[order[0]]
+        route_fields = first.fields(fields)
+        dry = self._clients[order[0]].dry_run(
+            prompt, operation=operation, stream=stream, **route_fields
+        )
+        skipped = {self.routes[i].label: reason for i, reason in sorted(trip.reasons.items())}
+        return dataclasses.replace(dry, route=first.label, skipped=skipped)
 
     def _trip(
         self, prompt: str, operation: Operation, fields: Mapping[str, Any], *, stream: bool

@@ -24,6 +24,7 @@ WarningCode = Literal[
     "fewer_images",
     "route_skipped",
     "route_failed",
+    "price_unknown",
     "other",
 ]
 
@@ -40,6 +41,8 @@ WARNING_CODES: Mapping[WarningCode, str] = MappingProxyType(
         "fewer_images": "fewer images came back than were requested",
         "route_skipped": "a route could not honour the request and was skipped before any request",
         "route_failed": "a route failed without creating a task, so the next route was tried",
+        "price_unknown": "no price is known for the call, so a budget allowing unknown prices"
+        " counted it as $0",
         "other": "anything else a plugin reports (its `message` says what)",
     }
 )

@@ -23,6 +23,7 @@ SECTIONS = {
     "imports",
     "streaming",
     "routes",
+    "shared",
 }
 
 

@@ -11,8 +11,8 @@ SYNC_ONLY = {"close", "__enter__", "__exit__"}
 ASYNC_ONLY = {"aclose", "__aenter__", "__aexit__", "batch"}
 # Bounding requests in flight is an async concern (one event loop, many concurrent jobs).
 ASYNC_ONLY_PARAMETERS = {"max_in_flight"}
-# Pre-flight sends nothing: one method, shared by both clients, never awaited.
-NO_IO = {"plan"}
+# Pre-flight and dry runs send nothing: one method each, shared by both clients, never awaited.
+NO_IO = {"plan", "dry_run", "estimate"}
 #: Methods that validate at the call and return an async iterator (stream()).
 RETURNS_ASYNC_ITERATOR = {"stream"}
 

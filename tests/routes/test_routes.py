@@ -200,7 +200,7 @@ def test_the_routed_clients_have_the_same_methods_and_signatures() -> None:
         if isinstance(sync, property) or not callable(sync):
             continue
         assert _shape(sync) == _shape(other), name
-        if name in ("plan", "stream", "routes_for"):
+        if name in ("plan", "dry_run", "stream", "routes_for"):
             assert not inspect.iscoroutinefunction(other), name
         else:
             assert inspect.iscoroutinefunction(other), name

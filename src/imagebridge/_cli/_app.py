@@ -29,6 +29,8 @@ from ._plugin import plugin
 from ._providers import providers
 from ._routes import routes
 from ._serve import serve
+from ._shared import batch_status_command
+from ._spend import spend
 from ._tasks import task, tasks
 from ._terminal import echo
 
@@ -118,6 +120,8 @@ cli.add_command(routes)
 cli.add_command(serve)
 cli.add_command(task)
 cli.add_command(tasks)
+cli.add_command(spend)
 cli.add_command(batch)
+cli.add_command(batch_status_command)
 cli.add_command(conformance)
 cli.add_command(plugin)

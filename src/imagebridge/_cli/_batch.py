@@ -14,6 +14,8 @@ from imagebridge import (
     AsyncImageClient,
     BatchItem,
     BatchOutcome,
+    Cost,
+    DryRun,
     InvalidRequestError,
     Problem,
     RoutesExhaustedError,
@@ -21,9 +23,10 @@ from imagebridge import (
 
 from ._connect import AsyncClient, Target, open_async_client, resolve, run_secrets
 from ._errors import ErrorContext, ExitCode, report_errors
-from ._options import connection_of, connection_options
-from ._output import verbose_logging
+from ._options import client_costs, connection_of, connection_options, cost_flags
+from ._output import print_json, verbose_logging
 from ._progress import stderr_is_tty
+from ._shared import SharedRun, finish_shared, run_shared, shared_of, shared_options
 from ._terminal import echo
 
 
@@ -56,6 +59,14 @@ from ._terminal import echo
     metavar="SECONDS",
     help="Overall deadline of each request.",
 )
+@shared_options
+@cost_flags
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every request and print what the batch would send and cost (per request,"
+    " then the total), and exit: nothing is sent, no folder is made.",
+)
 @click.option("--json", "json_mode", is_flag=True, help="Print a JSON summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Log requests and responses (keys redacted).")
 def batch(
@@ -66,6 +77,7 @@ def batch(
     timeout: float | None,
     json_mode: bool,
     verbose: bool,
+    dry_run: bool,
     **params: Any,
 ) -> None:
     """Run every request of REQUESTS (JSONL: one {"prompt": ..., "id"?: ..., fields...} per
@@ -87,7 +99,19 @@ def batch(
     Example requests.jsonl:
       {"id": "cat", "prompt": "a cat", "size": "16:9", "resolution": "2k"}
       {"id": "dog", "prompt": "a dog", "n": 2}
+
+    With --journal postgresql://... (or IMAGEBRIDGE_JOURNAL=postgresql://...) the batch is
+    shared: run the same command on every machine, with the same database and an --output
+    folder they all see; each worker claims requests under leases, none is sent twice, and
+    a worker that dies leaves its accepted tasks to the others (see 'imagebridge
+    batch-status'). SIGTERM stops a worker cleanly (exit 0).
     """
+    shared = shared_of(params, report)
+    costs = client_costs(params)
+    for name in ("budget", "allow_unknown_prices", "prices"):
+        params.pop(name, None)
+    if shared is not None and "budget" in costs:
+        raise click.UsageError("--budget is not used with --journal (a shared batch)")
     connection = connection_of(params)
     context = ErrorContext(json_mode=json_mode, verbose=verbose, provider=connection.provider)
     with report_errors(context):  # unknown providers, a bad profile: nothing sent yet
@@ -97,9 +121,15 @@ def batch(
     )
     with verbose_logging(verbose), report_errors(context):
         numbered = read_items(requests)
+        if dry_run:
+            _dry_run(target, numbered, costs, json_mode)
+            return
         outcomes = asyncio.run(
-            _run(target, numbered, output, concurrency, report, timeout, verbose)
+            _run(target, numbered, output, concurrency, report, timeout, verbose, shared, costs)
         )
+    if shared is not None:
+        finish_shared(shared, outcomes, len(numbered), json_mode)
+        return
     counts = {
         status: sum(o.status == status for o in outcomes)
         for status in ("saved", "skipped", "failed", "unknown")
@@ -163,14 +193,85 @@ async def _run(
     report: Path | None,
     timeout: float | None,
     verbose: bool,
+    shared: SharedRun | None = None,
+    costs: dict[str, Any] | None = None,
 ) -> list[BatchOutcome]:
-    async with open_async_client(target, timeout) as client:
+    # A shared batch keeps its records in PostgreSQL: the local task journal is not used.
+    options: dict[str, Any] = {**(costs or {})} if shared is None else {"journal": False}
+    async with open_async_client(target, timeout, **options) as client:
         _preflight(client, numbered)
+        budget = options.get("budget")
+        if budget is not None:
+            # The whole file's estimate, before any request (each item still reserves its
+            # own as it goes): over the budget, nothing is sent.
+            budget.check(_total(client, numbered)[1], what="batch")
         items = [item for _, item in numbered]
         with _Bar(len(items), verbose) as bar:
+            if shared is not None:
+                return await run_shared(client, items, output, concurrency, shared, bar.advance)
             return await client.batch(
                 items, output, concurrency=concurrency, report=report, on_outcome=bar.advance
             )
+
+
+def _total(client: AsyncClient, numbered: list[tuple[int, BatchItem]]) -> tuple[list[DryRun], Cost]:
+    """Each request's dry run (on routes: of the route it would go to first) and the sum of
+    their estimates (unknown if any is)."""
+    dry = [client.dry_run(item.prompt, **dict(item.fields)) for _, item in numbered]
+    return dry, Cost.total(run.estimate or Cost.unknown("not priced") for run in dry)
+
+
+def _dry_run(
+    target: Target, numbered: list[tuple[int, BatchItem]], costs: dict[str, Any], json_mode: bool
+) -> None:
+    """``--dry-run``: every line checked, then what each would send and cost, and the total;
+    nothing sent, nothing made. Over a ``--budget``, exit 2 as the real run would."""
+
+    async def plan() -> tuple[list[DryRun], Cost]:
+        async with open_async_client(target, None, **{**costs, "journal": False}) as client:
+            _preflight(client, numbered)
+            return _total(client, numbered)
+
+    runs, total = asyncio.run(plan())
+    calls = sum(run.calls for run in runs)
+    unknown = sum(1 for run in runs if run.estimate is None or run.estimate.usd is None)
+    if json_mode:
+        rows = [
+            {
+                "id": item.id,
+                "line": number,
+                "provider": run.provider,
+                "model": run.model,
+                "route": run.route,
+                "calls": run.calls,
+                "estimate_usd": None
+                if run.estimate is None or run.estimate.usd is None
+                else str(run.estimate.usd),
+            }
+            for (number, item), run in zip(numbered, runs, strict=True)
+        ]
+        print_json(
+            {
+                "dry_run": True,
+                "requests": len(runs),
+                "calls": calls,
+                "total_usd": None if total.usd is None else str(total.usd),
+                "unknown": unknown,
+                "items": rows,
+            }
+        )
+    else:
+        for (number, item), run in zip(numbered, runs, strict=True):
+            via = f" via {run.route}" if run.route else ""
+            echo(
+                f"line {number} ({item.id}): {run.provider} {run.model}{via},"
+                f" {run.calls} call{'s' if run.calls != 1 else ''}, {run.estimate or 'unknown'}"
+            )
+        note = f" ({unknown} of unknown price)" if unknown else ""
+        echo(f"total: {len(runs)} requests, {calls} calls, {total}{note}; nothing was sent")
+    budget = costs.get("budget")
+    if budget is not None:
+        budget.check(total, what="batch")
 
 
 def _preflight(client: AsyncClient, numbered: list[tuple[int, BatchItem]]) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from imagebridge import ImageBridgeError, ImageStream
+from imagebridge import DryRun, ImageBridgeError, ImageStream
 from imagebridge._files import usable_folder
 from imagebridge._preflight import Operation
 
@@ -26,7 +26,7 @@ from ._options import (
     split_params,
     variation_options,
 )
-from ._output import emit_result, emit_task, save_images, verbose_logging
+from ._output import emit_dry_run, emit_result, emit_task, save_images, verbose_logging
 from ._progress import ProgressDisplay
 from ._terminal import echo
 
@@ -171,13 +171,16 @@ def execute(
     with (
         verbose_logging(settings.verbose),
         report_errors(context),
-        open_client(target, settings.timeout) as client,
+        open_client(target, settings.timeout, **settings.costs) as client,
     ):
+        operation = operation or ("generate" if images is None else "edit")
+        call = _Call(prompt, fields, images, mask, operation)
+        if settings.dry_run:
+            emit_dry_run(call.dry_run(client), settings.mode)
+            return
         if settings.no_wait:
             emit_task(client.submit(prompt, **fields), settings.mode)
             return
-        operation = operation or ("generate" if images is None else "edit")
-        call = _Call(prompt, fields, images, mask, operation)
         # Checked here, before anything is sent (or any folder made): a refused request
         # (e.g. --partials where the model streams none) exits 2 at once.
         with call.open(client) as stream:
@@ -197,12 +200,19 @@ class _Call:
 
     def open(self, client: Client) -> ImageStream:
         """The job's stream (generate(), edit() and vary() are the same flow, drained)."""
+        return client.stream(self.prompt, operation=self.operation, **self._fields())
+
+    def dry_run(self, client: Client) -> DryRun:
+        """What the job would send, nothing sent (streamed as :meth:`open` would stream)."""
+        return client.dry_run(self.prompt, operation=self.operation, stream=True, **self._fields())
+
+    def _fields(self) -> dict[str, Any]:
         fields = dict(self.fields)
         if self.operation == "edit":
             fields.update(reference_images=self.images, mask=self.mask)
         elif self.operation == "vary":
             fields["reference_images"] = self.images
-        return client.stream(self.prompt, operation=self.operation, **fields)
+        return fields
 
 
 def _run(client: Client, stream: ImageStream, settings: RunSettings, context: ErrorContext) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -168,7 +168,61 @@ def run_options(function: F) -> F:
     no_wait = click.option(
         "--no-wait", is_flag=True, help="Submit an asynchronous task, print its id and exit."
     )
-    return _apply(function, _output_options(no_wait, json_lines=json_lines))
+    dry_run = click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Print what the call would do (each HTTP request with its wire fields, keys and"
+        " image bytes left out; the adaptations; the calls; the cost estimate) and exit:"
+        " nothing is sent.",
+    )
+    options = _output_options(no_wait, dry_run, json_lines=json_lines)
+    return _apply(function, [*cost_options(), *options])
+
+
+def cost_options() -> list[Callable[[F], F]]:
+    """--budget, --allow-unknown-prices, --prices (generate, edit, vary, batch)."""
+    return [
+        click.option(
+            "--budget",
+            type=click.FloatRange(min=0),
+            metavar="USD",
+            help="Refuse, before sending, a job whose cost estimate would take the spend of"
+            " this run over USD (exit 2, naming the estimate and what is left).",
+        ),
+        click.option(
+            "--allow-unknown-prices",
+            is_flag=True,
+            help="With --budget: run jobs whose price is not known (counted as 0, warned)"
+            " instead of refusing them.",
+        ),
+        click.option(
+            "--prices",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            metavar="FILE",
+            help="A price table (TOML or JSON) over the models' declared prices.",
+        ),
+    ]
+
+
+def cost_flags(function: F) -> F:
+    """:func:`cost_options` as one decorator (``batch``)."""
+    return _apply(function, cost_options())
+
+
+def client_costs(params: dict[str, Any]) -> dict[str, Any]:
+    """The client options of the cost flags: one ``Budget`` for the whole run (shared by
+    every route's client), and the price table."""
+    options: dict[str, Any] = {}
+    if params.get("budget") is not None:
+        from imagebridge import Budget
+
+        unknown = bool(params.get("allow_unknown_prices"))
+        options["budget"] = Budget(str(params["budget"]), allow_unknown=unknown)
+    elif params.get("allow_unknown_prices"):
+        raise click.UsageError("--allow-unknown-prices only means something with --budget")
+    if params.get("prices") is not None:
+        options["prices"] = params["prices"]
+    return options
 
 
 def fetch_options(function: F) -> F:
@@ -317,6 +371,9 @@ class RunSettings:
     verbose: bool
     json_lines: bool = False
     progress: str = "auto"
+    dry_run: bool = False
+    #: The client options of --budget and --prices (:func:`client_costs`).
+    costs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mode(self) -> OutputMode:
@@ -356,5 +413,9 @@ def split_params(params: dict[str, Any]) -> tuple[Connection, dict[str, Any], Ru
         verbose=params["verbose"],
         json_lines=params.get("json_lines", False),
         progress=params.get("progress", "auto"),
+        dry_run=params.get("dry_run", False),
+        costs=client_costs(params),
     )
+    if settings.dry_run and settings.json_lines:
+        raise click.UsageError("--dry-run sends nothing, so it has no events: use --json")
     return connection, fields, settings

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import click
 
-from imagebridge import ImageResult, Progress, TaskHandle
+from imagebridge import DryRun, ImageResult, Progress, TaskHandle
 from imagebridge._redact import Redactor
 
 from ._terminal import SafeFormatter, echo
@@ -134,6 +134,16 @@ def emit_result(
         echo(scrub(f"warning: {warning.message}"), err=True)
     for entry in entries:
         echo(scrub(entry["path"]))
+
+
+def emit_dry_run(dry: DryRun, mode: OutputMode) -> None:
+    """A dry run on stdout: what the call would send, in words, or with ``--json`` its
+    :meth:`~imagebridge.DryRun.to_dict` object."""
+    if mode != "human":
+        print_json({"dry_run": True, **dry.to_dict()})
+        return
+    for line in str(dry).splitlines():
+        echo(scrub(line))
 
 
 def task_object(handle: TaskHandle) -> dict[str, Any]:

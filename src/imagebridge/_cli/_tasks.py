@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -100,9 +99,12 @@ def task(
 
 def _journaled(task_id: str, provider: str | None, base_url: str | None) -> TaskHandle | None:
     journal = open_default_journal()
-    if journal is None or not journal.path.exists():
+    if journal is None:
         return None
-    entries = journal.entries(task_id=task_id, provider=provider)
+    try:  # read, then closed: the client opens the journal it writes to itself
+        entries = journal.entries(task_id=task_id, provider=provider) if journal.exists() else []
+    finally:
+        journal.close()
     if base_url:
         entries = [e for e in entries if e.task.base_url.rstrip("/") == base_url.rstrip("/")]
     return entries[-1].task if entries else None
@@ -133,7 +135,8 @@ def tasks(show_all: bool, json_mode: bool) -> None:
     """List the accepted tasks in the journal whose images were not saved yet.
 
     Each can be resumed with 'imagebridge task TASK_ID'. The journal is a SQLite file in the
-    user data directory (IMAGEBRIDGE_JOURNAL sets another path, or 'off').
+    user data directory (IMAGEBRIDGE_JOURNAL sets another path, a postgresql:// URL, or
+    'off').
     """
     with report_errors(ErrorContext(json_mode=json_mode)):
         journal = open_default_journal()
@@ -152,7 +155,7 @@ def tasks(show_all: bool, json_mode: bool) -> None:
             }
             for e in entries
         ]
-        click.echo(json.dumps({"journal": str(journal.path) if journal else None, "tasks": rows}))
+        click.echo(json.dumps({"journal": journal.location if journal else None, "tasks": rows}))
         return
     if journal is None:
         echo("the task journal is off (IMAGEBRIDGE_JOURNAL=off)", err=True)
@@ -171,9 +174,14 @@ def tasks(show_all: bool, json_mode: bool) -> None:
 
 
 def _entries(journal: TaskJournal | None, show_all: bool) -> list[Any]:
-    if journal is None or not Path(journal.path).exists():
+    if journal is None:
         return []
-    return journal.entries() if show_all else journal.unfinished()
+    try:
+        if not journal.exists():
+            return []
+        return journal.entries() if show_all else journal.unfinished()
+    finally:
+        journal.close()  # a database connection is not left for the garbage collector
 
 
 def _age(seconds: float) -> str:

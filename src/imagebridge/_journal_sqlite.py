@@ -1,0 +1,244 @@
+"""The task journal in an SQLite file: the default
+:class:`~imagebridge._journal_store.JournalStore`.
+
+One connection per journal, kept open (opening one per write dominated the cost of a
+thousand concurrent tasks); writes are serialised by a lock and each commits before it
+returns. WAL with ``synchronous=NORMAL``: a committed row survives a crash of the process
+(what the journal is for); only a power loss may lose the last writes. Other processes
+share the file through SQLite's own locking (a 30 s busy timeout).
+
+A file that cannot be used (corrupt, another program's database, a folder, under a file, in
+a folder this user cannot write) is a :class:`~imagebridge.ConfigurationError` naming the
+path, and is left as it was: nothing is written before the checks pass.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from ._errors import ConfigurationError
+from ._journal_schema import SCHEMA_VERSION, SQLITE_MIGRATIONS, steps_after
+from ._journal_store import (
+    FILTER_COLUMNS,
+    SpendRecord,
+    SpendValues,
+    TaskRow,
+    TaskValues,
+    unusable,
+)
+
+if TYPE_CHECKING:
+    import sqlite3
+
+__all__ = ["SqliteStore"]
+
+#: The columns of ``tasks``: a file whose ``tasks`` table lacks one is not a task journal.
+_COLUMNS = frozenset(
+    {
+        *("provider", "base_url", "task_id", "handle", "state"),
+        *("label", "paths", "error", "created_at", "updated_at"),
+    }
+)
+
+
+class SqliteStore:
+    """The journal's rows in the SQLite file ``path`` (made when its first task is written)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.location = str(path)
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+        _check_location(path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def open(self) -> None:
+        with self._lock:
+            self._open()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """The connection, with the lock held, in a transaction that commits on exit."""
+        import sqlite3
+
+        with self._lock:
+            connection = self._open()
+            try:
+                with connection:
+                    yield connection
+            except sqlite3.DatabaseError as exc:  # e.g. a page found corrupt only now
+                raise unusable(self.location, str(exc)) from None
+
+    def _open(self) -> sqlite3.Connection:
+        """The connection, opened (and the schema migrated) on first use; with the lock held."""
+        import sqlite3  # on first use: most programs import imagebridge and never journal
+
+        if self._connection is not None:
+            return self._connection
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise unusable(self.location, _reason(exc)) from None
+        try:
+            # Before anything is written: another program's database is left as it was.
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(tasks)")}
+            if columns and not columns >= _COLUMNS:
+                found = ", ".join(sorted(columns))
+                raise unusable(
+                    self.location,
+                    f"it is not an imagebridge task journal (table tasks has: {found})",
+                )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._migrate(connection)
+        except (sqlite3.Error, OSError) as exc:
+            connection.close()
+            raise unusable(self.location, _reason(exc)) from None
+        except ConfigurationError:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        """Bring the file up to :data:`SCHEMA_VERSION` (see :mod:`imagebridge._journal_schema`).
+        Under ``BEGIN IMMEDIATE``: a second process opening the file at once waits, then
+        finds the steps done."""
+        if _version(connection) == SCHEMA_VERSION:
+            return
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
+            for step in steps_after(self.location, _version(connection)):
+                for statement in SQLITE_MIGRATIONS[step]:
+                    connection.execute(statement)
+                connection.execute("DELETE FROM schema_version")
+                connection.execute("INSERT INTO schema_version VALUES (?)", (step,))
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def record_task(self, values: TaskValues) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
+                " handle = excluded.handle, label = COALESCE(excluded.label, tasks.label),"
+                " updated_at = excluded.updated_at",
+                values,
+            )
+
+    def mark_task(self, values: TaskValues) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
+                " state = excluded.state, paths = COALESCE(excluded.paths, tasks.paths),"
+                " error = excluded.error, updated_at = excluded.updated_at",
+                values,
+            )
+
+    def select_tasks(
+        self, states: Sequence[str] | None, filters: Sequence[tuple[str, str]]
+    ) -> list[TaskRow]:
+        clauses: list[str] = []
+        args: list[str] = []
+        if states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            args.extend(states)
+        for column, value in filters:
+            if column not in FILTER_COLUMNS:
+                raise ValueError(f"cannot filter tasks by {column!r}")
+            clauses.append(f"{column} = ?")
+            args.append(value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        # Only fixed column names are formatted in; every value is a bound parameter.
+        query = (
+            "SELECT handle, state, label, paths, error, created_at, updated_at FROM tasks"  # noqa: S608
+            f"{where} ORDER BY created_at"
+        )
+        with self._connect() as db:
+            return cast("list[TaskRow]", db.execute(query, args).fetchall())
+
+    def insert_spend(self, values: SpendValues) -> int:
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO spend (provider, model, task_id, label, estimate, actual,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            return int(cursor.lastrowid or 0)
+
+    def update_spend(self, row: int, actual: str | None, now: float) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE spend SET actual = COALESCE(?, actual), updated_at = ? WHERE id = ?",
+                (actual, now, row),
+            )
+
+    def select_spend(self, since: float) -> list[SpendRecord]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id, provider, model, task_id, label, estimate, actual, created_at,"
+                " updated_at FROM spend WHERE created_at >= ? ORDER BY created_at, id",
+                (since,),
+            ).fetchall()
+        return cast("list[SpendRecord]", rows)
+
+
+def _version(connection: sqlite3.Connection) -> int:
+    """The file's schema version (0: none recorded)."""
+    known = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if known is None:
+        return 0
+    row = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _check_location(path: Path) -> None:
+    """Refuse, before anything is sent, a journal path that cannot become a usable file."""
+    location = str(path)
+    if path.is_dir():
+        raise unusable(location, "it is a folder, not a file")
+    if path.exists():
+        if not path.is_file():
+            raise unusable(location, "it is not a regular file")
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise unusable(location, "this user cannot read and write it")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise unusable(location, f"{str(folder)!r} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite keeps the -wal and -shm files beside the journal: its folder must be writable.
+        raise unusable(location, f"this user cannot write in its folder {str(folder)!r}")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror if exc.filename is None else f"{exc.strerror}: {exc.filename}"
+    text = str(exc)
+    # SQLite's own words, for the two ways a file that is not a journal shows up.
+    if text in ("file is not a database", "database disk image is malformed"):
+        return f"it is corrupt or not an SQLite file ({text})"
+    return text
