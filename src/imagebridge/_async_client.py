@@ -380,14 +380,10 @@ class AsyncImageClient(ClientBase):
         (``api_key_env``). A missing file or profile, or a bad one, is a
         :class:`~imagebridge.ConfigurationError` naming the file and what to change.
         """
-        from ._profiles import load_profile
+        from ._profiles import routed_options
 
-        profile = load_profile(name, config)
-        if profile.prices is not None:
-            options.setdefault("prices", profile.prices)
-        return cls.from_routes(
-            profile.routes, strategy=profile.strategy, cooldown=profile.cooldown, **options
-        )
+        routes, options = routed_options(name, config, options)
+        return cls.from_routes(routes, **options)
 
 
 def batch_port(client: AsyncImageClient, budget: Budget | None = None) -> BatchPort[Plan]:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -96,9 +97,9 @@ class SqliteStore:
                     self.location,
                     f"it is not an imagebridge task journal (table tasks has: {found})",
                 )
-            connection.execute("PRAGMA journal_mode=WAL")
+            _when_unlocked(lambda: connection.execute("PRAGMA journal_mode=WAL"))
             connection.execute("PRAGMA synchronous=NORMAL")
-            self._migrate(connection)
+            _when_unlocked(lambda: self._migrate(connection))
         except (sqlite3.Error, OSError) as exc:
             connection.close()
             raise unusable(self.location, _reason(exc)) from None
@@ -242,3 +243,25 @@ def _reason(exc: BaseException) -> str:
     if text in ("file is not a database", "database disk image is malformed"):
         return f"it is corrupt or not an SQLite file ({text})"
     return text
+
+
+def _when_unlocked(step: Callable[[], object], patience: float = 30.0) -> None:
+    """Run ``step``, again while another process holds the file locked, for ``patience``
+    seconds. SQLite's busy timeout covers most waits, but not all: switching a new file to
+    WAL while other processes open it (and some lock upgrades) fail at once with "database is
+    locked" instead of waiting, so processes opening one new journal together would fail."""
+    import sqlite3
+
+    deadline = time.monotonic() + patience
+    pause = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)

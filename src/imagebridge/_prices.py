@@ -21,10 +21,8 @@ anything is sent) and ``actual`` (one call, from the usage its reply reported).
 from __future__ import annotations
 
 import datetime
-import importlib
 import json
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -34,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._errors import ConfigurationError
+from ._toml import toml
 
 __all__ = ["Cost", "PerImage", "PerToken", "Price", "PriceBook", "load_prices", "plain_usd"]
 
@@ -333,10 +332,10 @@ def load_prices(path: str | os.PathLike[str]) -> PriceBook:
         except json.JSONDecodeError as error:
             raise ConfigurationError(f"{file}: not valid JSON: {error}") from None
     else:
-        toml = _toml()
+        reader = toml()
         try:
-            data = toml.loads(text, parse_float=Decimal)
-        except toml.TOMLDecodeError as error:
+            data = reader.loads(text, parse_float=Decimal)
+        except reader.TOMLDecodeError as error:
             raise ConfigurationError(f"{file}: not valid TOML: {error}") from None
     if isinstance(data, Mapping) and set(data) == {"prices"}:
         data = data["prices"]
@@ -357,15 +356,3 @@ def price_book(value: PricesSetting) -> PriceBook | None:
         f"prices must be an imagebridge.PriceBook, a path to a price file, or None, not"
         f" {type(value).__name__}"
     )
-
-
-def _toml() -> Any:
-    """tomllib (Python 3.11+), or tomli on 3.10 (as :mod:`imagebridge._profiles` reads)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib
-    try:  # pragma: no cover - Python 3.10
-        return importlib.import_module("tomli")
-    except ModuleNotFoundError:  # pragma: no cover
-        raise ConfigurationError("reading a TOML price file on Python 3.10 needs tomli") from None

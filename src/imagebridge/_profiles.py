@@ -38,11 +38,9 @@ show a value only when it cannot be a key: numbers, and a strategy that looks li
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +52,7 @@ from ._errors import ConfigurationError
 from ._limits import RateLimit
 from ._prices import PriceBook
 from ._routes import STRATEGIES, Route, Strategy
+from ._toml import toml
 
 __all__ = [
     "CONFIG_ENV",
@@ -178,7 +177,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> ConfigFile:
             )
         path = found
     file = Path(path).expanduser()
-    toml = _toml()
+    reader = toml()
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as error:
@@ -186,8 +185,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> ConfigFile:
     except UnicodeDecodeError:
         raise ConfigurationError(f"{file}: not UTF-8 text") from None
     try:
-        data = toml.loads(text)
-    except toml.TOMLDecodeError as error:
+        data = reader.loads(text)
+    except reader.TOMLDecodeError as error:
         raise ConfigurationError(f"{file}: not valid TOML: {error}") from None
     return _parse(file, data)
 
@@ -197,18 +196,16 @@ def load_profile(name: str, config: str | os.PathLike[str] | None = None) -> Pro
     return load_config(config).profile(name)
 
 
-def _toml() -> Any:
-    """tomllib (Python 3.11+), or tomli, its ancestor, on 3.10: imported when a file is read."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib
-    try:  # pragma: no cover - Python 3.10
-        return importlib.import_module("tomli")
-    except ModuleNotFoundError:  # pragma: no cover
-        raise ConfigurationError(
-            f"reading {CONFIG_NAME} on Python 3.10 needs tomli: pip install tomli"
-        ) from None
+def routed_options(
+    name: str, config: str | os.PathLike[str] | None, options: dict[str, Any]
+) -> tuple[tuple[Route, ...], dict[str, Any]]:
+    """What ``from_profile()`` passes to ``from_routes()``: the profile's routes, and the
+    options with its strategy, cooldown and prices (the caller's options win)."""
+    profile = load_profile(name, config)
+    options = {"strategy": profile.strategy, "cooldown": profile.cooldown, **options}
+    if profile.prices is not None:
+        options.setdefault("prices", profile.prices)
+    return profile.routes, options
 
 
 # -- checking what the file says ----------------------------------------------------------------

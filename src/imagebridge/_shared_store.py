@@ -258,7 +258,12 @@ class Store:
         rows = await self.run(
             f"UPDATE {_T} SET state = 'pending', worker = NULL, lease_until = NULL,"
             " error = NULL, task = NULL, updated_at = now()"
-            " WHERE batch_id = %s AND state = 'failed' RETURNING item_id",
+            " WHERE batch_id = %s AND state = 'failed'"
+            # An item whose task was accepted goes back only when the task itself ended
+            # failed; one that failed to be resumed (its task may have made its images)
+            # stays failed, with its task id, and is never submitted again.
+            " AND (task IS NULL OR error->>'type' IN ('TaskFailedError', 'ContentPolicyError'))"
+            " RETURNING item_id",
             (batch_id,),
         )
         return len(rows)

@@ -129,6 +129,28 @@ async def test_retry_failed_puts_failed_items_back(
     assert stats(server, "accepted") == 2
 
 
+async def test_retry_failed_never_resends_an_item_whose_task_may_have_made_images(
+    pg: PostgresServer, server: EmulatorServer, batch_id: str, tmp_path: Path
+) -> None:
+    # As if its resume had failed (a client of another base URL, say): the item is failed
+    # but holds its accepted task, which may have made its images: never submitted again.
+    async with client(server) as made:
+        await made.batch(items(1), tmp_path, journal=SharedBatch(pg.dsn, batch_id=batch_id))
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE imagebridge_batch.batch_items SET state = 'failed',"
+                ' error = \'{"type": "ConfigurationError", "message": "x"}\''
+                " WHERE batch_id = %s",
+                (batch_id,),
+            )
+        again = await made.batch(
+            items(1), tmp_path, journal=SharedBatch(pg.dsn, batch_id=batch_id, retry_failed=True)
+        )
+    assert [o.status for o in again] == ["failed"]
+    assert rows(pg.dsn, batch_id)["item-0"]["task"] is not None
+    assert stats(server, "accepted") == 1
+
+
 async def test_stopping_releases_the_items_and_another_worker_resumes_them(
     pg: PostgresServer, emulator_slow: EmulatorServer, batch_id: str, tmp_path: Path
 ) -> None:

@@ -25,9 +25,7 @@ hint.
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._adapter import Adapter
+from .._toml import toml
 from ._scenarios import SCENARIO_NAMES, Hint
 
 __all__ = [
@@ -109,28 +108,14 @@ def _problems(error: ValidationError, source: str) -> str:
     return f"{source}: " + "; ".join(lines)
 
 
-def _toml() -> Any:
-    """tomllib (Python 3.11+), or tomli, its ancestor, on 3.10: imported when a file is read."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib
-    try:  # pragma: no cover - Python 3.10
-        return importlib.import_module("tomli")
-    except ModuleNotFoundError:  # pragma: no cover
-        raise RecordConfigError(
-            f"reading {CONFIG_NAME} on Python 3.10 needs tomli: pip install tomli"
-        ) from None
-
-
 def load_config(path: Path) -> RecordConfig:
     """Read and check a record configuration file; ``out`` is made relative to its folder."""
-    toml = _toml()
+    reader = toml()
     try:
-        data = toml.loads(path.read_text(encoding="utf-8"))
+        data = reader.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise RecordConfigError(f"{path}: cannot read it ({error.strerror})") from None
-    except toml.TOMLDecodeError as error:
+    except reader.TOMLDecodeError as error:
         raise RecordConfigError(f"{path}: not valid TOML: {error}") from None
     keys = sorted(_KEY_FIELDS & set(data))
     if keys:
