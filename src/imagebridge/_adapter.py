@@ -26,7 +26,7 @@ from ._provider_errors import ErrorCodes, error_from_response, parse_error_body
 from ._redact import cut
 from ._result import ImageResult
 from ._tasks import TaskHandle
-from ._urls import check_result_url
+from ._urls import check_result_url, key_may_go
 
 __all__ = ["ADAPTER_API_VERSION", "Adapter"]
 
@@ -78,6 +78,10 @@ class Adapter:
     options_model: ClassVar[type[BaseModel] | None] = None
     #: Whether result downloads from the API's own origin need the API key.
     download_auth: ClassVar[bool] = False
+    #: Other ``https`` hosts of the provider that may receive the key (regional API hosts an
+    #: answer links to), honoured only while the base URL is on one of them
+    #: (:func:`~imagebridge._urls.key_may_go`); empty: the base URL's origin only.
+    key_hosts: ClassVar[frozenset[str]] = frozenset()
     #: Canonical field -> how it goes on the wire (documentation; tested against real
     #: requests so it cannot drift). Fields not listed are not sent.
     wire_fields: ClassVar[Mapping[str, str]] = {}
@@ -126,6 +130,13 @@ class Adapter:
     def submit(self, plan: Plan) -> Flow[TaskHandle]:
         """Submit an asynchronous task and return its handle without waiting."""
         raise ConfigurationError(f"{self.name} has no asynchronous tasks")
+
+    def cancel(self, task: TaskHandle) -> Flow[bool]:
+        """Ask the provider to stop an accepted task, for models whose capabilities declare
+        ``cancel``. Return True when the provider took the cancel (the task makes no images,
+        or no more), False when the task had already ended (a finished task's images can
+        still be fetched with ``wait()``); raise the provider's error otherwise."""
+        raise ConfigurationError(f"{self.name} cannot cancel tasks")
 
     # -- asynchronous tasks: implement these three, polling is shared -------------------------
     def poll_request(self, task: TaskHandle) -> httpx.Request:
@@ -203,6 +214,17 @@ class Adapter:
         allow = self.allow_link_local_urls or self._own_origin(resolved)
         check_result_url(resolved, provider=self.name, allow_link_local=allow)
         return resolved
+
+    def may_send_key(self, url: str) -> bool:
+        """Whether the driver would send the API key with a request to ``url``: the API's
+        own origin, or one of :attr:`key_hosts` (:func:`~imagebridge._urls.key_may_go`).
+        An adapter polls a URL an answer gave it only when this is True, and otherwise
+        builds the URL itself from the base URL."""
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, ValueError):
+            return False
+        return key_may_go(target, httpx.URL(self.base_url), self.key_hosts)
 
     def _own_origin(self, url: str) -> bool:
         """The API's own origin, which the user chose (and sends the key to) whatever it is."""

@@ -187,6 +187,18 @@ class AsyncRoutedImageClient(RoutedBase[Any]):
         )
         return result
 
+    async def cancel(
+        self,
+        task: TaskHandle | str,
+        *,
+        timeout: Timeout = CLIENT_DEFAULT,
+        retry: RetryPolicy | None = None,
+    ) -> bool:
+        """Cancel an accepted task, on the route that accepted it (see
+        :meth:`ImageClient.cancel <imagebridge.ImageClient.cancel>`)."""
+        cancelled: bool = await self._route_of(task).cancel(task, timeout=timeout, retry=retry)
+        return cancelled
+
     async def check(
         self,
         task: TaskHandle | str,

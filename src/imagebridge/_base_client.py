@@ -23,8 +23,9 @@ import httpx
 
 from ._adapter import Adapter
 from ._apikey import check_auth_headers, credentials_redactor, resolve_api_key, restore_task
-from ._budget import Costing, merged_cost
+from ._budget import Costing
 from ._clock import SYSTEM_CLOCK, Clock
+from ._counting import at_most, check_count, keep_requested, merge
 from ._deadline import ClientDefault
 from ._driver import AsyncDriver, SyncDriver
 from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
@@ -38,12 +39,11 @@ from ._plugins import Registry, default_registry
 from ._polling import PollPolicy, TaskState
 from ._preflight import Operation, Plan, plan
 from ._request import build_request
-from ._result import ImageResult, Usage
+from ._result import ImageResult
 from ._retry import DEFAULT_RETRY, RetryPolicy
 from ._stream import StreamEvent
 from ._tasks import TaskHandle
 from ._telemetry import Telemetry, described
-from ._warnings import ImageWarning
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -163,6 +163,7 @@ class ClientBase(Costing, DryRunning):
             "clock": self._clock,
             "observer": self._registry.observer(provider),
             "download_auth": adapter_cls.download_auth,
+            "key_hosts": adapter_cls.key_hosts,
             "max_response_bytes": max_response_bytes,
             "download_timeout": timeout,
             "allow_link_local_urls": allow_link_local_urls,
@@ -261,7 +262,7 @@ class ClientBase(Costing, DryRunning):
         # Each operation is the adapter method of the same name (generate, edit, vary).
         method: Callable[[Plan], Flow[ImageResult]] = getattr(self._adapter, planned.operation)
         calls = [planned.for_batch(n) for n in planned.batches]  # described for their spans
-        return [described(_at_most(method(c), c.n), planned.operation, c) for c in calls]
+        return [described(at_most(method(c), c.n), planned.operation, c) for c in calls]
 
     def _submit_flow(self, planned: Plan) -> Flow[TaskHandle]:
         """The flow of a ``submit()``: the adapter's own, until the task is accepted."""
@@ -282,13 +283,27 @@ class ClientBase(Costing, DryRunning):
         else:
             result = yield from self._adapter.wait(task)
         if "n" in task.model_fields_set:
-            _keep_requested(result, task.n)
+            keep_requested(result, task.n)
         else:
             # A task resumed by its id alone: how many images it makes is not known.
             model = task.model or self._adapter.default_model
             cap = self._registry.capabilities(self._adapter, model).max_images_per_call
-            _keep_requested(result, cap, f"{model} makes at most {cap} per task")
+            keep_requested(result, cap, f"{model} makes at most {cap} per task")
         return result
+
+    def _cancel_flow(self, task: TaskHandle) -> Flow[bool]:
+        """Cancel an accepted task: refused before anything is sent when its model does not
+        declare ``cancel``; a cancel the provider took is journaled (state ``cancelled``)."""
+        model = task.model or self._adapter.default_model
+        if not self._registry.capabilities(self._adapter, model).cancel:
+            raise ConfigurationError(f"{self.provider} cannot cancel tasks of {model}")
+        return described(self._cancel_steps(task), "cancel", task)
+
+    def _cancel_steps(self, task: TaskHandle) -> Flow[bool]:
+        cancelled = yield from self._adapter.cancel(task)
+        if cancelled:
+            self._recorder.mark(task, "cancelled")
+        return cancelled
 
     def _task(self, task: TaskHandle | str) -> TaskHandle:
         """A handle this client may poll: its provider and API, so the key goes nowhere else,
@@ -318,7 +333,7 @@ class ClientBase(Costing, DryRunning):
         """The one result of a job: the results of its calls merged, the plan's warnings
         first, fewer images than asked for warned about, and every image bound to the
         driver (downloads) and named after its task, with no secret in the name."""
-        merged = _merge(results)
+        merged = merge(results)
         if isinstance(planned, Plan):
             merged.warnings[:0] = planned.warnings
             if merged.model is None:
@@ -330,7 +345,7 @@ class ClientBase(Costing, DryRunning):
             )
         else:
             requested, expected, output_format = planned.n, planned.expected_size, None
-        _check_count(merged, requested)
+        check_count(merged, requested)
         merged.bind(self._driver, expected, self._recorder.saved, output_format)
         for image in merged.images:
             image.name = self._redactor.text(image.name)  # files named after a task id
@@ -365,63 +380,6 @@ class ClientBase(Costing, DryRunning):
 
     def _close_journal(self) -> None:
         self._recorder.close()
-
-
-def _merge(results: Sequence[ImageResult]) -> ImageResult:
-    first = results[0]
-    if len(results) == 1:
-        return first
-    usage: Usage | None = None
-    for result in results:
-        if result.usage is not None:
-            usage = result.usage if usage is None else usage + result.usage
-    return ImageResult(
-        images=[image for result in results for image in result.images],
-        provider=first.provider,
-        model=first.model,
-        task_ids=[t for result in results for t in result.task_ids],
-        tasks=[t for result in results for t in result.tasks],
-        created=first.created,
-        usage=usage,
-        warnings=[w for result in results for w in result.warnings],
-        raw=[raw for result in results for raw in result.raw],
-        route=first.route,
-        cost=merged_cost(results),
-    )
-
-
-def _at_most(flow: Flow[ImageResult], n: int) -> Flow[ImageResult]:
-    """The flow of one call, keeping no more than the ``n`` images that call asked for."""
-    result = yield from flow
-    _keep_requested(result, n)
-    return result
-
-
-def _keep_requested(result: ImageResult, n: int, why: str | None = None) -> None:
-    """Drop the images beyond ``n`` (a server answering 10,000 for one is not trusted:
-    they would all be downloaded), with a warning that says how many."""
-    extra = len(result.images) - n
-    if extra > 0:
-        del result.images[n:]
-        reason = why or f"{n} image(s) were requested"
-        result.warnings.append(
-            ImageWarning(
-                "extra_images",
-                f"{reason} and {n + extra} came back: the {extra} extra were dropped",
-                "n",
-            )
-        )
-
-
-def _check_count(result: ImageResult, requested: int) -> None:
-    if len(result.images) < requested:
-        result.warnings.append(
-            ImageWarning(
-                "fewer_images",
-                f"{requested} image(s) were requested and {len(result.images)} came back",
-                "n",
-            )
-        )
 
 
 def _journal(value: JournalSetting) -> TaskJournal | None:

@@ -91,6 +91,9 @@ class Capabilities:
     generate_mask: bool = False
     # flow
     async_tasks: bool = False
+    #: Whether an accepted task can be cancelled (``cancel()``, ``imagebridge task ID
+    #: --cancel``).
+    cancel: bool = False
     #: Whether ``stream()`` gets the reply as it is made (server-sent events) rather than at
     #: once; task dialects stream progress from their polls whatever this says.
     streaming: bool = False
@@ -235,6 +238,7 @@ class CapabilityChanges(TypedDict, total=False):
     variations: bool
     generate_mask: bool
     async_tasks: bool
+    cancel: bool
     streaming: bool
     max_partial_images: int
     known: bool

@@ -222,6 +222,23 @@ class ImageClient(ClientBase):
         assert isinstance(result, ImageResult)
         return self._finish([result], handle)
 
+    def cancel(
+        self,
+        task: TaskHandle | str,
+        *,
+        timeout: Timeout = CLIENT_DEFAULT,
+        retry: RetryPolicy | None = None,
+    ) -> bool:
+        """Ask the provider to stop an accepted task (models that declare ``cancel``).
+
+        True: the provider took the cancel, and the journal records the task as
+        ``cancelled``; False: the task had already ended (a finished task's images can still
+        be fetched with :meth:`wait`). A provider that cannot cancel raises
+        :class:`~imagebridge.ConfigurationError` before anything is sent."""
+        handle = self._task(task)
+        job = self._job(timeout, retry=retry, task=handle)
+        return self._driver.run(self._cancel_flow(handle), job)
+
     def check(
         self,
         task: TaskHandle | str,

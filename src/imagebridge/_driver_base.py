@@ -36,6 +36,7 @@ from ._limits import Limiter
 from ._provider_errors import parse_retry_after
 from ._redact import Redactor
 from ._retry import RetryPolicy, is_idempotent
+from ._urls import key_may_go
 
 logger = logging.getLogger("imagebridge")
 
@@ -69,8 +70,11 @@ class DriverBase:
         allow_link_local_urls: bool = False,
         max_in_flight: int | None = None,
         limiter: Limiter | None = None,
+        key_hosts: frozenset[str] = frozenset(),
     ) -> None:
         url = httpx.URL(base_url)
+        self._base = url
+        self._key_hosts = key_hosts
         self.provider = provider
         self._retry = retry
         self._origin = (url.scheme, url.host, url.port)
@@ -170,7 +174,8 @@ class DriverBase:
         return (url.scheme, url.host, url.port) == self._origin
 
     def _prepare(self, request: httpx.Request, job: Limits | None, *, auth: bool = True) -> None:
-        """Add credentials (API origin only) and a timeout that respects the deadline.
+        """Add credentials (the API's origin only, or a host the adapter's ``key_hosts``
+        names: :func:`~imagebridge._urls.key_may_go`) and a timeout that respects the deadline.
 
         Credentials are taken off again by :meth:`_forget_auth` once the request is sent, so
         no request object that outlives the exchange (kept by an observer plugin or by a
@@ -178,7 +183,7 @@ class DriverBase:
         """
         if self._observer is not None:
             self._observer(request, None)
-        if auth and self._auth_headers and self._same_origin(request.url):
+        if auth and self._auth_headers and key_may_go(request.url, self._base, self._key_hosts):
             request.headers.update(self._auth_headers)
         timeouts = self._timeouts
         if job is not None and job.deadline is not None:

@@ -54,7 +54,7 @@ from ._ledger import (
 from ._redact import Redactor
 from ._tasks import TaskHandle
 
-JournalState = Literal["accepted", "fetched", "saved", "failed"]
+JournalState = Literal["accepted", "fetched", "saved", "failed", "cancelled"]
 UNFINISHED: tuple[JournalState, ...] = ("accepted", "fetched")
 
 
@@ -160,7 +160,8 @@ class TaskJournal:
         paths: Sequence[str | os.PathLike[str]] = (),
         error: str | None = None,
     ) -> None:
-        """Move a task to ``fetched``, ``saved`` or ``failed`` (recording it if unknown)."""
+        """Move a task to ``fetched``, ``saved``, ``failed`` or ``cancelled`` (recording it if
+        unknown)."""
         task, error = task.scrubbed(self._redactor), self._redactor.obj(error)
         paths = [self._redactor.text(str(p)) for p in paths]
         now = time.time()

@@ -169,6 +169,18 @@ class RoutedImageClient(RoutedBase[Any]):
         )
         return result
 
+    def cancel(
+        self,
+        task: TaskHandle | str,
+        *,
+        timeout: Timeout = CLIENT_DEFAULT,
+        retry: RetryPolicy | None = None,
+    ) -> bool:
+        """Cancel an accepted task, on the route that accepted it (see
+        :meth:`ImageClient.cancel <imagebridge.ImageClient.cancel>`)."""
+        cancelled: bool = self._route_of(task).cancel(task, timeout=timeout, retry=retry)
+        return cancelled
+
     def check(
         self,
         task: TaskHandle | str,

@@ -44,6 +44,24 @@ _LINK_LOCAL_WHY = (
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def key_may_go(url: httpx.URL, base_url: httpx.URL, key_hosts: frozenset[str]) -> bool:
+    """Whether a request to ``url`` may carry the API key of an API at ``base_url``.
+
+    The key goes to the API's own origin (scheme, host and port, whatever they are: the user
+    chose it). ``key_hosts`` widens that for a provider whose API answers with links to its
+    own regional hosts (BFL's ``polling_url`` on ``api.eu1.bfl.ai``): an ``https`` URL on the
+    default port whose host is one of them, and only while the base URL itself is ``https``
+    on one of them. A client pointed at an emulator, a proxy or a test server therefore
+    never sends the key to a provider's host because an answer named it.
+    """
+    if (url.scheme, url.host, url.port) == (base_url.scheme, base_url.host, base_url.port):
+        return True
+    if not key_hosts or url.scheme != "https" or base_url.scheme != "https":
+        return False
+    on_hosts = url.host in key_hosts and url.port in (None, 443)
+    return on_hosts and base_url.host in key_hosts and base_url.port in (None, 443)
+
+
 def check_result_url(
     url: httpx.URL | str, *, provider: str, allow_link_local: bool = False
 ) -> None:

@@ -19,7 +19,8 @@ from .conftest import AUTH, image_size
 
 
 def test_public_names() -> None:
-    assert DIALECTS == ("openai", "geeknow", "dimilinks", "apimart")
+    assert DIALECTS[:4] == ("openai", "geeknow", "dimilinks", "apimart")
+    assert set(DIALECTS[4:]) == {"fal", "replicate", "google", "stability", "bfl"}
     assert isinstance(get_state(create_app()), EmulatorState)
 
 

@@ -230,10 +230,9 @@ def test_expired_download_links(http: httpx.Client, emu: EmulatorServer) -> None
     blob = http.get(made["data"][0]["url"], headers={FAULT: "openai/download:expired"})
     assert blob.status_code == 403
     assert "<Code>AuthenticationFailed</Code>" in blob.text
-    assert emu.app_state.stats()["downloads"] == {
+    downloads = emu.app_state.stats()["downloads"]
+    assert {name: count for name, count in downloads.items() if count} == {
         "openai": 1,
-        "geeknow": 0,
-        "dimilinks": 0,
         "apimart": 2,
     }
 

@@ -7,9 +7,18 @@ import click
 from ._errors import CliError, ExitCode
 from ._terminal import echo
 
-#: The emulator's dialects (``imagebridge._emulator.DIALECTS``), listed here so that
-#: ``--help`` does not import the server stack.
+#: The emulator's default-able dialects and every dialect's mount
+#: (``imagebridge._emulator._names``), listed here so that ``--help`` does not import the
+#: server stack (a test keeps them equal).
 DIALECTS = ("openai", "geeknow", "dimilinks", "apimart")
+MOUNTS = (
+    *(f"/{name}/v1" for name in DIALECTS),
+    "/fal",
+    "/replicate/v1",
+    "/google/v1beta",
+    "/stability/v2beta",
+    "/bfl/v1",
+)
 
 MISSING_SERVER_EXTRA = "the emulator needs the 'server' extra: pip install 'imagebridge[server]'"
 
@@ -101,7 +110,7 @@ def serve(
         reason = exc.strerror or str(exc)
         raise CliError(f"cannot listen on {shown_host}:{port}: {reason}", ExitCode.ERROR) from None
     port = sock.getsockname()[1]
-    others = ", ".join(f"/{name}/v1" for name in DIALECTS)
+    others = ", ".join(MOUNTS)
     echo(
         f"imagebridge emulator on http://{shown_host}:{port}/v1 (dialect {dialect}; also {others})",
         err=True,

@@ -16,7 +16,14 @@ from imagebridge._journal import open_default_journal
 from ._connect import open_plain_client, run_secrets
 from ._errors import CliError, ErrorContext, ExitCode, report_errors
 from ._options import Connection, RunSettings, fetch_options
-from ._output import emit_result, save_images, verbose_logging
+from ._output import (
+    OutputMode,
+    emit_result,
+    print_json,
+    save_images,
+    scrub,
+    verbose_logging,
+)
 from ._progress import ProgressDisplay
 from ._terminal import echo
 
@@ -38,6 +45,11 @@ from ._terminal import echo
     default=False,
     help="Poll until the task finishes, or look once (the default).",
 )
+@click.option(
+    "--cancel",
+    is_flag=True,
+    help="Ask the provider to stop the task instead of fetching it (providers that can).",
+)
 @fetch_options
 def task(
     task_id: str,
@@ -45,6 +57,7 @@ def task(
     base_url: str | None,
     api_key: str | None,
     wait: bool,
+    cancel: bool,
     **params: Any,
 ) -> None:
     """Fetch an accepted task (TASK_ID) and save its images.
@@ -57,6 +70,7 @@ def task(
     \b
     Examples:
       imagebridge task img_5f0c1e --provider dimilinks --wait --output out/
+      imagebridge task 9f2c1e0a --provider fal --cancel
       imagebridge tasks        # what is unfinished
     """
     settings = RunSettings(
@@ -84,6 +98,9 @@ def task(
             target: TaskHandle | str = handle if handle is not None else task_id
             if handle is not None and handle.base_url.rstrip("/") != client.base_url:
                 target = task_id  # the user pointed at another endpoint on purpose
+            if cancel:
+                _emit_cancel(task_id, client.cancel(target), settings.mode)
+                return
             usable_folder(settings.output)  # before fetching images it could not save
             began = time.monotonic()
             with ProgressDisplay(settings.progress, verbose=settings.verbose) as display:
@@ -108,6 +125,16 @@ def _journaled(task_id: str, provider: str | None, base_url: str | None) -> Task
     if base_url:
         entries = [e for e in entries if e.task.base_url.rstrip("/") == base_url.rstrip("/")]
     return entries[-1].task if entries else None
+
+
+def _emit_cancel(task_id: str, cancelled: bool, mode: OutputMode) -> None:
+    """What a ``--cancel`` did: stdout gets one line (or one JSON object)."""
+    if mode != "human":
+        print_json({"task_id": task_id, "cancelled": cancelled})
+    elif cancelled:
+        echo(scrub(f"task {task_id} cancelled"))
+    else:
+        echo(scrub(f"task {task_id} had already ended: fetch it with 'imagebridge task'"))
 
 
 def _unfinished(task_id: str, state: TaskState, json_mode: bool) -> CliError:

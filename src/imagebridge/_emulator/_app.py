@@ -35,7 +35,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 
 from ._apimart import ApimartDialect
-from ._config import DIALECTS, EmulatorConfig
+from ._config import DEFAULT_DIALECTS, EmulatorConfig
+from ._dialects import SPECS, DialectHandlers
 from ._dimilinks import DimilinksDialect
 from ._errors import ApiError, render_error
 from ._http import Handler, endpoint
@@ -59,8 +60,10 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/stats", _stats(state), methods=["GET"]),
         Route("/_emulator/faults", _faults(state), methods=["GET", "POST"]),
     ]
-    for dialect in DIALECTS:
+    for dialect in DEFAULT_DIALECTS:
         routes.append(Mount(f"/{dialect}/v1", routes=dialect_routes(state, dialect)))
+    for spec in SPECS:
+        routes.append(Mount(spec.mount, routes=dialect_routes(state, spec.name)))
     routes.append(Mount("/v1", routes=dialect_routes(state, state.config.default_dialect)))
     app = Starlette(
         routes=routes,
@@ -80,8 +83,11 @@ def get_state(app: Starlette) -> EmulatorState:
 
 def dialect_routes(state: EmulatorState, dialect: str) -> list[BaseRoute]:
     """The routes of one dialect, ending with a catch-all 404 in its error shape."""
-    handlers: DimilinksDialect | ApimartDialect | OpenAIDialect
-    if dialect == "dimilinks":
+    handlers: DialectHandlers
+    added = {spec.name: spec for spec in SPECS}
+    if dialect in added:
+        handlers = added[dialect].make(state)
+    elif dialect == "dimilinks":
         handlers = DimilinksDialect(state)
     elif dialect == "apimart":
         handlers = ApimartDialect(state)

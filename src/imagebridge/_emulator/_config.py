@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ._faults import parse_faults
+from ._names import DEFAULT_DIALECTS, DIALECTS
 
-DIALECTS: tuple[str, ...] = ("openai", "geeknow", "dimilinks", "apimart")
+__all__ = ["DEFAULT_DIALECTS", "DIALECTS", "RESULT_URL_STYLES", "EmulatorConfig"]
 
 RESULT_URL_STYLES: tuple[str, ...] = ("relative", "absolute", "data")
 
@@ -41,9 +42,10 @@ class EmulatorConfig:
     requests_per_minute: int | None = None
 
     def __post_init__(self) -> None:
-        if self.default_dialect not in DIALECTS:
+        if self.default_dialect not in DEFAULT_DIALECTS:
             raise ValueError(
-                f"unknown dialect {self.default_dialect!r}; expected one of {DIALECTS}"
+                f"unknown default dialect {self.default_dialect!r}; expected one of"
+                f" {DEFAULT_DIALECTS} (the others are served under their own prefix only)"
             )
         if self.result_url_style not in RESULT_URL_STYLES:
             raise ValueError(

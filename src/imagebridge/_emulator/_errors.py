@@ -17,6 +17,8 @@ in one of these styles:
   not document its error body (docs/dialects/apimart.md, 'Error bodies'); this shape (the
   APIMart envelope around a dimilinks-style error object) is the emulator's choice.
 
+The dialects listed in :mod:`._dialects` add their own styles with :func:`register_style`.
+
 Every 429 carries ``Retry-After: 1`` unless the error sets its own headers.
 """
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -89,6 +91,17 @@ def new_request_id() -> str:
     return time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
 
 
+#: Error styles added by the dialects of :mod:`._dialects`: style -> the error's JSON body.
+_ADDED: dict[str, Callable[[ApiError], Any]] = {}
+
+
+def register_style(style: str, body: Callable[[ApiError], Any]) -> None:
+    """Render errors of ``style`` with ``body`` (a dialect's own error shape)."""
+    if style in ERROR_STYLES:
+        raise ValueError(f"error style {style!r} is built in")
+    _ADDED[style] = body
+
+
 def render_error(style: str, error: ApiError) -> JSONResponse:
     """Render ``error`` as a JSON response in the given style."""
     headers = dict(error.headers)
@@ -138,6 +151,8 @@ def render_error(style: str, error: ApiError) -> JSONResponse:
                 "type": error.type_ or dimilinks_type(error.status),
             },
         }
+    elif style in _ADDED:
+        body = _ADDED[style](error)
     else:  # pragma: no cover - a programming error
         raise ValueError(f"unknown error style {style!r}")
     return JSONResponse(body, status_code=error.status, headers=headers)

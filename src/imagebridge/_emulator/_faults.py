@@ -19,7 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PHASES: tuple[str, ...] = ("submit", "poll", "download")
+from ._names import DIALECTS
+
+#: ``cancel``: a request that cancels a task (the dialects that have one).
+PHASES: tuple[str, ...] = ("submit", "poll", "download", "cancel")
 
 _ANY = PHASES
 #: Every kind and the phases it may be used in.
@@ -87,7 +90,7 @@ MAX_NUMBERS: dict[str, int] = {
     "cut": 10_000,
 }
 
-_DIALECTS = ("openai", "geeknow", "dimilinks", "apimart")
+_DIALECTS = DIALECTS
 #: ``[http[s]://]host[:port]``: a name, an IPv4 address in any spelling or a bracketed IPv6.
 _HOST = re.compile(r"(?:https?://)?(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.%A-Za-z]+\])(?::[0-9]{1,5})?")
 

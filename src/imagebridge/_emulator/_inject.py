@@ -39,7 +39,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import _hostile as hostile
-from ._config import DIALECTS
+from ._config import DEFAULT_DIALECTS
+from ._dialects import spec_for
 from ._dimilinks import error_style
 from ._errors import ApiError, render_error
 from ._faults import Fault, parse_faults
@@ -49,7 +50,7 @@ from ._store import EmulatorState
 HEADER = "x-emulator-fault"
 
 _API_PATH = re.compile(r"^/(?:(?P<dialect>[a-z]+)/)?v1/(?P<rest>.*)$")
-_COUNTERS = {"submit": "submits", "poll": "polls", "download": "downloads"}
+_COUNTERS = {"submit": "submits", "poll": "polls", "download": "downloads", "cancel": "cancels"}
 #: Kinds that run the dialect, then send its answer in a hostile way or another in its place.
 _CAPTURED = frozenset({"trickle", "endless", "oversize", "deepjson", "link-local"})
 
@@ -90,8 +91,13 @@ def locate(scope: Scope, state: EmulatorState) -> Target | None:
     if method == "GET" and path.startswith("/files/"):
         dialect = state.file_dialects.get(path[len("/files/") :], "openai")
         return Target("download", dialect, dialect, None, "file")
+    added = spec_for(path)
+    if added is not None:
+        spec, rest = added
+        found = spec.locate(method, rest)
+        return None if found is None else Target(found[0], spec.name, spec.name, found[1])
     match = _API_PATH.match(path)
-    if match is None or (match["dialect"] or state.config.default_dialect) not in DIALECTS:
+    if match is None or (match["dialect"] or state.config.default_dialect) not in DEFAULT_DIALECTS:
         return None
     dialect = match["dialect"] or state.config.default_dialect
     style = error_style(Request(scope)) if dialect == "dimilinks" else dialect

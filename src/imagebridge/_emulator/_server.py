@@ -14,6 +14,7 @@ import uvicorn
 
 from ._app import create_app, get_state
 from ._config import EmulatorConfig
+from ._names import MOUNTS
 from ._store import EmulatorState
 
 if TYPE_CHECKING:
@@ -136,7 +137,8 @@ class EmulatorServer(BackgroundServer):
         self.app_state: EmulatorState = get_state(app)
 
     def url(self, dialect: str | None = None) -> str:
-        """Base URL of a dialect (``{origin}/{dialect}/v1``), or ``{origin}/v1``."""
+        """Base URL of a dialect (``{origin}/{dialect}/v1``, or the dialect's own mount:
+        :data:`._names.MOUNTS`), or ``{origin}/v1``."""
         if not self.origin:
             raise RuntimeError("the server is not running; use it as a context manager")
-        return f"{self.origin}/{dialect}/v1" if dialect else f"{self.origin}/v1"
+        return f"{self.origin}{MOUNTS[dialect]}" if dialect else f"{self.origin}/v1"

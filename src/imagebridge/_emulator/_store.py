@@ -26,9 +26,16 @@ SIGNED_URL_TTL_MS = 24 * 60 * 60 * 1000
 #: The request counters, per dialect: ``submits`` (POSTs to generations/edits, and openai's
 #: variations, received), ``accepted`` (submits the dialect answered with a 2xx, whether or
 #: not the client got the answer: each is a paid job), ``polls`` (task GETs),
-#: ``downloads`` (image GETs) and ``rate_limited`` (requests answered 429 above
-#: ``EmulatorConfig.requests_per_minute``).
-COUNTERS: tuple[str, ...] = ("submits", "accepted", "polls", "downloads", "rate_limited")
+#: ``downloads`` (image GETs), ``cancels`` (task cancels received) and ``rate_limited``
+#: (requests answered 429 above ``EmulatorConfig.requests_per_minute``).
+COUNTERS: tuple[str, ...] = (
+    "submits",
+    "accepted",
+    "polls",
+    "downloads",
+    "cancels",
+    "rate_limited",
+)
 
 
 @dataclass
@@ -48,6 +55,8 @@ class Task:
     fail_code: str | None = None
     pending_first_half: bool = False
     forced_done: bool = False
+    #: When a client cancelled the task (the dialect's clock), or None.
+    cancelled_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def fraction(self, now: float) -> float:

@@ -1,0 +1,11 @@
+"""The ``fal`` provider (being written)."""
+
+from __future__ import annotations
+
+from imagebridge import hookimpl
+from imagebridge.adapter import Adapter
+
+
+@hookimpl
+def imagebridge_adapters() -> list[type[Adapter]]:
+    return []
