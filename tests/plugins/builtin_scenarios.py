@@ -15,6 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import scenarios_bfl
+import scenarios_fal
+import scenarios_google
+import scenarios_replicate
+import scenarios_stability
+
 from imagebridge.testing import Cassette, Hint, Scenario
 from imagebridge.testing._cassette import JsonBody
 
@@ -234,6 +240,18 @@ DIALECT_SCENARIOS: dict[str, tuple[Scenario, ...]] = {
     "dimilinks": DIMILINKS,
     "apimart": APIMART,
 }
+#: The providers added later keep their scenarios in their own module (scenarios_NAME.py).
+ADDED = {
+    module.__name__.removeprefix("scenarios_"): module
+    for module in (
+        scenarios_fal,
+        scenarios_replicate,
+        scenarios_google,
+        scenarios_stability,
+        scenarios_bfl,
+    )
+}
+DIALECT_SCENARIOS.update({name: module.SCENARIOS for name, module in ADDED.items()})
 
 #: How the shared scenarios are recorded from each dialect of the emulator.
 HINTS: dict[str, dict[str, Hint]] = {
@@ -275,3 +293,8 @@ SETUPS: dict[tuple[str, str], dict[str, Any]] = {
     ("dimilinks", "dimilinks_pending"): {"task_duration": 12.0},
     ("apimart", "task_statuses"): {"task_duration": 12.0},
 }
+
+for _name, _module in ADDED.items():
+    HINTS[_name] = _module.HINTS
+    NOT_APPLICABLE[_name] = _module.NOT_APPLICABLE
+    SETUPS.update({(_name, scenario): setup for scenario, setup in _module.SETUPS.items()})

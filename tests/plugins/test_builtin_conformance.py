@@ -1,4 +1,4 @@
-"""Certifies the four built-in adapters: the kit replays their cassettes, the package data in
+"""Certifies the nine built-in adapters: the kit replays their cassettes, the package data in
 plugins/imagebridge_plugins/cassettes/ that ``imagebridge conformance`` replays too.
 
 Regenerate the cassettes with ``.venv/bin/python tests/plugins/record_cassettes.py``.
@@ -31,4 +31,29 @@ class TestDimilinks(AdapterConformance):
 
 class TestApimart(AdapterConformance):
     provider = "apimart"
+    cassettes = CASSETTES
+
+
+class TestFal(AdapterConformance):
+    provider = "fal"
+    cassettes = CASSETTES
+
+
+class TestReplicate(AdapterConformance):
+    provider = "replicate"
+    cassettes = CASSETTES
+
+
+class TestGoogle(AdapterConformance):
+    provider = "google"
+    cassettes = CASSETTES
+
+
+class TestStability(AdapterConformance):
+    provider = "stability"
+    cassettes = CASSETTES
+
+
+class TestBfl(AdapterConformance):
+    provider = "bfl"
     cassettes = CASSETTES

@@ -27,7 +27,7 @@ from ._store import EmulatorState
 Handler = Callable[[Request], Awaitable[Response]]
 StyleFor = Callable[[Request], str]
 
-REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
+REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key", "x-key"})
 MAX_LOGGED_STRING = 64 * 1024
 #: The ASGI scope key under which the fault injector lists the specs a request got.
 FAULTS_KEY = "imagebridge.emulator.faults"
@@ -42,11 +42,19 @@ HELD_FRACTION = 0.5
 
 @dataclass(frozen=True)
 class Auth:
-    """How a dialect answers a missing or wrong bearer token."""
+    """Where a dialect takes its key and how it answers a missing or wrong one.
+
+    ``header`` names the header; ``scheme`` the word before the key in it (``Bearer``, fal's
+    ``Key``), or None for a header that holds the bare key (Google's ``x-goog-api-key``,
+    BFL's ``x-key``).
+    """
 
     missing_code: str = "invalid_api_key"
     invalid_code: str = "invalid_api_key"
     type_: str | None = None
+    header: str = "authorization"
+    scheme: str | None = "Bearer"
+    status: int = 401
 
 
 def endpoint(
@@ -72,19 +80,32 @@ def endpoint(
 
 
 def check_auth(request: Request, api_key: str | None, auth: Auth) -> None:
-    """Raise a 401 :class:`ApiError` unless the request carries an acceptable bearer token."""
-    header = request.headers.get("authorization", "").strip()
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if not header or (scheme.lower() == "bearer" and not token):
+    """Raise an :class:`ApiError` (401 by default) unless the request carries the key where
+    and how the dialect takes it (:class:`Auth`)."""
+    value = request.headers.get(auth.header, "").strip()
+    shown = f"{auth.scheme} <key>" if auth.scheme else "<key>"
+    if auth.scheme is None:
+        scheme, token = None, value
+    else:
+        scheme, _, token = value.partition(" ")
+        token = token.strip()
+    if not value or (scheme is not None and scheme.lower() == auth.scheme.lower() and not token):
         raise ApiError(
-            401,
+            auth.status,
             auth.missing_code,
-            "Missing API key: send 'Authorization: Bearer <key>'.",
+            f"Missing API key: send '{_header_name(auth.header)}: {shown}'.",
             type_=auth.type_,
         )
-    if scheme.lower() != "bearer" or (api_key is not None and token != api_key):
-        raise ApiError(401, auth.invalid_code, "Incorrect API key provided.", type_=auth.type_)
+    wrong_scheme = auth.scheme is not None and (scheme or "").lower() != auth.scheme.lower()
+    if wrong_scheme or (api_key is not None and token != api_key):
+        raise ApiError(
+            auth.status, auth.invalid_code, "Incorrect API key provided.", type_=auth.type_
+        )
+
+
+def _header_name(header: str) -> str:
+    """``authorization`` -> ``Authorization``, ``x-goog-api-key`` as it is."""
+    return "Authorization" if header == "authorization" else header
 
 
 async def read_json(request: Request) -> dict[str, Any]:
