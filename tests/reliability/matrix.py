@@ -12,10 +12,20 @@ from pathlib import Path
 
 from imagebridge._emulator._faults import KINDS
 
-from .support import TASK_PROVIDERS
+from .support import INLINE_PROVIDERS, TASK_PROVIDERS
 
 TABLE = Path(__file__).with_name("fault_matrix.md")
-ADAPTERS = ("openai", "geeknow", "dimilinks", "apimart")
+ADAPTERS = (
+    "openai",
+    "geeknow",
+    "dimilinks",
+    "apimart",
+    "fal",
+    "replicate",
+    "google",
+    "stability",
+    "bfl",
+)
 #: Each fault kind as the matrix injects it: once (COUNT 1) unless it is about duration or
 #: a hostile answer (every matching request gets those, so retries do not hide them).
 SPECS = {
@@ -93,6 +103,8 @@ class Expected:
 
 
 def phases(adapter: str) -> tuple[str, ...]:
+    if adapter in INLINE_PROVIDERS:
+        return ("submit",)
     return ("submit", "poll", "download") if adapter in TASK_PROVIDERS else ("submit", "download")
 
 
@@ -100,6 +112,8 @@ def applies(adapter: str, phase: str, kind: str) -> bool:
     if phase not in KINDS[kind]:
         return False
     if kind == "link-local":
+        if adapter in INLINE_PROVIDERS:
+            return False  # no result URL to point anywhere
         # Where the result URLs come: in the submit answer, or in the finished task's poll.
         return (phase == "poll") == (adapter in TASK_PROVIDERS)
     return True

@@ -49,8 +49,18 @@ FIELDS: dict[str, dict[str, Any]] = {
     },
     "dimilinks": {"size": "1:1"},
     "apimart": {"size": "1:1"},
+    "fal": {"output_format": "png"},
+    "replicate": {"output_format": "png"},
+    "google": {"output_format": "png"},
+    "stability": {"output_format": "png"},
+    "bfl": {"output_format": "png"},
 }
-TASK_PROVIDERS = ("dimilinks", "apimart")
+#: Providers whose jobs are tasks (submit, then polls).
+TASK_PROVIDERS = ("dimilinks", "apimart", "fal", "replicate", "bfl")
+#: Providers whose images come inline in the answer (no result URL, so no download phase).
+INLINE_PROVIDERS = ("google", "stability")
+#: Every header that carries a key in some dialect (none may reach another origin).
+KEY_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "x-goog-api-key", "x-key"})
 
 
 class Bridge:
@@ -219,8 +229,8 @@ def assert_clean(
         log = json.dumps(server.app_state.requests)
         assert_no_secret(log, where="the emulator's request log")
         for entry in server.app_state.requests:
-            auth = entry["headers"].get("authorization")
-            assert auth in (None, "[redacted]"), entry
+            for name in KEY_HEADERS:
+                assert entry["headers"].get(name) in (None, "[redacted]"), entry
     for folder in folders:
         for path in files_under(folder):
             assert_no_secret(path.read_bytes(), where=str(path))
