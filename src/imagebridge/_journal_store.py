@@ -103,9 +103,12 @@ def is_dsn(location: object) -> bool:
 
 
 def shown_dsn(dsn: str) -> str:
-    """``dsn`` without its password (a URL's ``user:secret@``, or a ``password=``
-    parameter): what messages, ``repr`` and ``location`` show."""
+    """``dsn`` without its password (a URL's ``user:secret@`` or ``password=`` parameter; a
+    ``key=value`` string's ``password``, quoted or not): what messages, ``repr`` and
+    ``location`` show."""
     dsn = dsn.strip()
+    if "://" not in dsn:
+        return re.sub(r"(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)\s*", "", dsn).strip()
     parts = urlsplit(dsn)
     netloc = parts.netloc
     if "@" in netloc:

@@ -56,7 +56,8 @@ from typing import TYPE_CHECKING, Any
 from ._batch import BatchItem, BatchOutcome, batch_key
 from ._errors import ConfigurationError
 from ._files import usable_folder
-from ._shared_store import ITEMS, OPEN_STATES, STATES, Store, is_postgres
+from ._journal_store import is_dsn
+from ._shared_store import ITEMS, OPEN_STATES, STATES, Store
 from ._shared_worker import SharedClient, Worker
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class SharedBatch:
     stop: asyncio.Event | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.dsn, str) or not is_postgres(self.dsn):
+        if not isinstance(self.dsn, str) or not is_dsn(self.dsn):
             raise ConfigurationError(
                 "journal must be a PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE)"
             )

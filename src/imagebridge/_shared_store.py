@@ -28,13 +28,12 @@ psycopg is imported here only, and only when a shared batch runs.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ._errors import ConfigurationError, ImageBridgeError
+from ._journal_store import shown_dsn
 
 if TYPE_CHECKING:
     import asyncio
@@ -100,22 +99,6 @@ _LEASE = "now() + make_interval(secs => %(lease)s)"
 
 class SharedJournalError(ImageBridgeError):
     """The shared batch's database stayed unreachable longer than the worker's patience."""
-
-
-def shown_dsn(dsn: str) -> str:
-    """``dsn`` without its password (a URL's ``user:secret@``, or ``password=...``)."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        userinfo, at, host = parts.netloc.rpartition("@")
-        netloc = f"{userinfo.split(':', 1)[0]}@{host}" if at else parts.netloc
-        query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    return re.sub(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
-
-
-def is_postgres(journal: str) -> bool:
-    """Whether ``journal`` names a PostgreSQL server (a ``postgresql://`` URL)."""
-    return journal.startswith(("postgresql://", "postgres://"))
 
 
 class Store:

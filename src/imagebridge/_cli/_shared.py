@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import click
 
 from imagebridge import BatchItem, BatchOutcome
+from imagebridge._journal_store import is_dsn, shown_dsn
 from imagebridge._shared_batch import SharedBatch, batch_status, run_shared_batch
-from imagebridge._shared_store import is_postgres, shown_dsn
 
 from ._connect import AsyncClient
 from ._errors import ErrorContext, ExitCode, report_errors
@@ -86,7 +86,7 @@ def journal_of(given: str | None) -> str | None:
     """The PostgreSQL journal: ``--journal``, else ``IMAGEBRIDGE_JOURNAL`` when it is a
     ``postgresql://`` URL (a file path there is the local task journal's, as before)."""
     if given is not None:
-        if not is_postgres(given):
+        if not is_dsn(given):
             raise click.BadParameter(
                 f"{shown_dsn(given)!r} is not a PostgreSQL URL: expected"
                 " postgresql://USER@HOST:PORT/DATABASE",
@@ -94,7 +94,7 @@ def journal_of(given: str | None) -> str | None:
             )
         return given
     configured = os.environ.get(JOURNAL_ENV, "")
-    return configured if is_postgres(configured) else None
+    return configured if is_dsn(configured) else None
 
 
 def shared_of(params: dict[str, Any], report: Path | None) -> SharedRun | None:
