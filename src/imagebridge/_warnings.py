@@ -25,6 +25,7 @@ WarningCode = Literal[
     "route_skipped",
     "route_failed",
     "price_unknown",
+    "content_filtered",
     "other",
 ]
 
@@ -43,6 +44,8 @@ WARNING_CODES: Mapping[WarningCode, str] = MappingProxyType(
         "route_failed": "a route failed without creating a task, so the next route was tried",
         "price_unknown": "no price is known for the call, so a budget allowing unknown prices"
         " counted it as $0",
+        "content_filtered": "the provider's safety filter removed, blurred or blacked out"
+        " images, or its reply could not say whether it did",
         "other": "anything else a plugin reports (its `message` says what)",
     }
 )

@@ -50,8 +50,10 @@ FIELDS: dict[str, dict[str, Any]] = {
     "dimilinks": {"size": "1:1"},
     "apimart": {"size": "1:1"},
     "fal": {"output_format": "png"},
-    "replicate": {"output_format": "png"},
-    "google": {"output_format": "png"},
+    # No Prefer: wait, so that the prediction is polled (the held create is in
+    # tests/providers/replicate).
+    "replicate": {"output_format": "png", "provider_options": {"replicate": {"wait": 0}}},
+    "google": {},
     "stability": {"output_format": "png"},
     "bfl": {"output_format": "png"},
 }

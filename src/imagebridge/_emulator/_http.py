@@ -83,21 +83,21 @@ def check_auth(request: Request, api_key: str | None, auth: Auth) -> None:
     """Raise an :class:`ApiError` (401 by default) unless the request carries the key where
     and how the dialect takes it (:class:`Auth`)."""
     value = request.headers.get(auth.header, "").strip()
-    shown = f"{auth.scheme} <key>" if auth.scheme else "<key>"
-    if auth.scheme is None:
-        scheme, token = None, value
-    else:
+    expected = auth.scheme
+    scheme, token = "", value
+    if expected is not None:
         scheme, _, token = value.partition(" ")
         token = token.strip()
-    if not value or (scheme is not None and scheme.lower() == auth.scheme.lower() and not token):
+    named = expected is None or scheme.lower() == expected.lower()
+    if not value or (named and not token):
+        shown = f"{expected} <key>" if expected else "<key>"
         raise ApiError(
             auth.status,
             auth.missing_code,
             f"Missing API key: send '{_header_name(auth.header)}: {shown}'.",
             type_=auth.type_,
         )
-    wrong_scheme = auth.scheme is not None and (scheme or "").lower() != auth.scheme.lower()
-    if wrong_scheme or (api_key is not None and token != api_key):
+    if not named or (api_key is not None and token != api_key):
         raise ApiError(
             auth.status, auth.invalid_code, "Incorrect API key provided.", type_=auth.type_
         )

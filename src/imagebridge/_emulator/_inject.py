@@ -94,7 +94,7 @@ def locate(scope: Scope, state: EmulatorState) -> Target | None:
     added = spec_for(path)
     if added is not None:
         spec, rest = added
-        found = spec.locate(method, rest)
+        found = spec.locate(method, rest, Request(scope).query_params)
         return None if found is None else Target(found[0], spec.name, spec.name, found[1])
     match = _API_PATH.match(path)
     if match is None or (match["dialect"] or state.config.default_dialect) not in DEFAULT_DIALECTS:
