@@ -15,8 +15,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from tests.helpers import Bridge, png
 
+from helpers import Bridge, png
 from imagebridge import (
     AsyncImageClient,
     AuthenticationError,

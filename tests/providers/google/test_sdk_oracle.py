@@ -27,8 +27,8 @@ import pytest
 from google import genai
 from google.genai import models as genai_models
 from google.genai import types
-from tests.helpers import png
 
+from helpers import png
 from imagebridge import ImageClient, RetryPolicy
 from imagebridge._emulator import EmulatorConfig, EmulatorServer
 
