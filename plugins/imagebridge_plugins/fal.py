@@ -208,6 +208,7 @@ class FalAdapter(Adapter):
                 policy=self.poll_policy,
                 first_wait=0.0,
                 max_polls=1,
+                report=False,  # the status poll said done already
             )
         )
 

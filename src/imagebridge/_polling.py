@@ -133,12 +133,14 @@ def poll_task(
     policy: PollPolicy,
     first_wait: float | None = None,
     max_polls: int | None = None,
+    report: bool = True,
 ) -> Flow[TaskState]:
     """Poll until the task succeeds (return its state) or fails (raise its error).
 
     ``error`` turns an error response into the adapter's :class:`ProviderError`.
     ``first_wait`` overrides the wait before the first poll; with ``max_polls`` the engine
-    returns the last state (possibly unfinished) after that many answered polls.
+    returns the last state (possibly unfinished) after that many answered polls. With
+    ``report=False`` it yields no progress (a follow-up fetch after the status said done).
     """
     polls = 0
     interval = policy.interval
@@ -181,7 +183,7 @@ def poll_task(
             )
             failure.task_id = failure.task_id or task_id
             raise failure
-        if (state.status, state.percent) != last:
+        if report and (state.status, state.percent) != last:
             last = (state.status, state.percent)
             stage: Literal["queued", "running", "done"] = (
                 "done" if state.phase == "succeeded" else state.phase

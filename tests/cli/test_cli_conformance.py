@@ -14,7 +14,17 @@ import pytest
 
 from .conftest import Invoke
 
-BUILTINS = ("apimart", "dimilinks", "geeknow", "openai")
+BUILTINS = (
+    "apimart",
+    "bfl",
+    "dimilinks",
+    "fal",
+    "geeknow",
+    "google",
+    "openai",
+    "replicate",
+    "stability",
+)
 
 
 def builtin_cassettes() -> Path:

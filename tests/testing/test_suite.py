@@ -66,15 +66,17 @@ def test_capabilities_drive_skips_and_rejections() -> None:
 
 def test_run_conformance_and_its_table() -> None:
     outcomes = run_conformance(None, BUILTIN)
-    assert {o.provider for o in outcomes} == {"apimart", "dimilinks", "geeknow", "openai"}
+    nine = ["apimart", "bfl", "dimilinks", "fal", "geeknow", "google", "openai", "replicate"]
+    nine.append("stability")
+    assert {o.provider for o in outcomes} == set(nine)
     assert all(o.status in ("pass", "skip") for o in outcomes), [
         (o.provider, o.scenario, o.mode, o.reason) for o in outcomes if not o.ok
     ]
     table = format_table(outcomes)
     header, rule, first = table.splitlines()[:3]
-    assert header.split() == ["scenario", "apimart", "dimilinks", "geeknow", "openai"]
+    assert header.split() == ["scenario", *nine]
     assert set(rule.replace(" ", "")) == {"-"}
-    assert first.split() == ["text_to_image", "pass", "pass", "pass", "pass"]
+    assert first.split() == ["text_to_image"] + ["pass"] * len(nine)
     assert "openai task_statuses: openai declares no asynchronous tasks" in table
     assert table.splitlines()[-1].endswith("skipped")
 
