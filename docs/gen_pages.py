@@ -225,6 +225,8 @@ def index_page() -> str:
         "# Providers",
         "",
         "The providers that ship with imagebridge, generated from their adapters' declarations.",
+        "Every model side by side, with sizes, counts, formats, input images and options:"
+        " the [capability matrix](matrix.md).",
         "",
         "| provider | description | default model | async tasks | edits | partial images |",
         "|---|---|---|---|---|---|",

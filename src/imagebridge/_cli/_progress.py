@@ -19,12 +19,15 @@ import datetime
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imagebridge import Progress, TaskHandle
 
 from ._output import progress_label, scrub
 from ._terminal import echo, terminal_safe
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: The choices of ``--progress``.
 PROGRESS_MODES = ("auto", "plain", "off")
@@ -32,6 +35,15 @@ PROGRESS_MODES = ("auto", "plain", "off")
 
 def stderr_is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+def live_console() -> Console:
+    """The console the live display draws on: stderr. Looked up when a display starts, so the
+    docs build (docs/gen_terminal.py) can record what the display shows, as tests swap
+    :func:`stderr_is_tty`."""
+    from rich.console import Console  # imported here: --help and plain runs stay fast
+
+    return Console(stderr=True)
 
 
 def _same_file(a: Any, b: Any) -> bool:
@@ -71,7 +83,6 @@ class ProgressDisplay:
 
     def _start(self) -> None:
         # Imported here, so that --help and runs without a display stay fast.
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             ProgressColumn,
@@ -82,7 +93,7 @@ class ProgressDisplay:
         from rich.progress import Progress as Bar
         from rich.text import Text
 
-        console = Console(stderr=True)
+        console = live_console()
         if not console.is_interactive:  # TERM=dumb, TTY_INTERACTIVE=0: lines, not a display
             self.kind = "plain"
             return
