@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers import png
-from imagebridge import Cost, ImageClient, PerImage, PerToken
+from imagebridge import Cost, ImageClient, PerImage, PerToken, PriceBook
 
 from .conftest import KEY
 
@@ -86,6 +86,34 @@ def test_gpt_image_is_priced_by_its_published_per_image_output_and_the_prompts_t
     assert "characters/4" in cost.basis
     mini = openai.estimate(prompt, model="gpt-image-1-mini", quality="high", size="1536x1024")
     assert mini.usd == D("0.052") + tokens * D("2.00") / 1_000_000
+
+
+def test_estimates_worked_out_once_still_follow_every_field_they_depend_on(
+    openai: ImageClient,
+) -> None:
+    """Costs are kept once worked out (a client prices the same request again and again);
+    every field a cost depends on still gives its own: the prompt's length, the size, the
+    quality, n, input images, and a user's price table over the declared one."""
+    fields = {"model": "gpt-image-1", "quality": "medium", "size": "1024x1024"}
+    first = openai.estimate("a red cube", **fields)
+    assert openai.estimate("a red cube", **fields) == first
+    others = [
+        openai.estimate("a red cube on a glass table at dusk, in the rain", **fields),
+        openai.estimate("a red cube", **{**fields, "size": "1536x1024"}),
+        openai.estimate("a red cube", **{**fields, "quality": "high"}),
+        openai.estimate("a red cube", **fields, n=2),
+    ]
+    assert len({cost.usd for cost in [first, *others]}) == 5
+    with_image = openai.estimate(
+        "a red cube", operation="edit", **fields, reference_images=[png(8, 8)]
+    )
+    assert "input image tokens not estimated" in with_image.basis
+    assert "input image tokens not estimated" not in first.basis
+    mine = PerImage(prices={"*": D("0.5")}, source="my table")
+    with ImageClient(
+        "openai", api_key=KEY, journal=False, prices=PriceBook({("openai", "gpt-image-1"): mine})
+    ) as priced:
+        assert priced.estimate("a red cube", **fields).usd == D("0.5")
 
 
 def test_an_unset_quality_and_size_are_priced_at_the_most_they_can_cost(

@@ -87,8 +87,11 @@ async def test_statuses_until_completed(mode: str, api: respx.Router, clock: Fak
     }
     assert poll.call_count == 5
     assert all(dict(c.request.url.params) == {"language": "en"} for c in poll.calls)
-    # PollPolicy(interval=2.0, backoff=1.25, max_interval=5.0)
-    assert clock.sleeps == [2.0, 2.0, 2.5, 3.125, 3.90625]
+    # PollPolicy(interval=2.0, backoff=1.25, max_interval=5.0), paced by the percentages:
+    # 0 % -> the interval (2.0); 30 % after 4 s -> done in 9.3 s, capped at max_interval
+    # (5.0); 30 % again -> no rate, the interval (3.125); 60 % 3.125 s later (9.6 %/s) ->
+    # done in 4.17 s, aimed 5 % + 0.05 s past it.
+    assert clock.sleeps == pytest.approx([2.0, 2.0, 5.0, 3.125, 40 / 9.6 * 1.05 + 0.05])
     assert [(p.stage, p.status, p.percent) for p in seen if p.status] == [
         ("queued", "pending", 0.0),
         ("running", "processing", 30.0),

@@ -87,7 +87,8 @@ async def test_a_handle_is_waited_for_in_a_new_client(
         assert result.model == "gpt-image-2"
         assert result.images[0].url == ORIGIN + SIGNED
         await second.read(result.images[0])
-    assert later.sleeps == [2.0, 2.0]
+    # 40 % after 2 s: done in 3 s, waited for (the policy's max_interval is 3.0).
+    assert later.sleeps == [2.0, 3.0]
     # The handle remembers the size asked for: the 1024x1024 image is flagged.
     assert [w.code for w in result.warnings] == ["size_mismatch"]
 

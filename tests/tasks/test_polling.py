@@ -39,9 +39,15 @@ async def test_default_policy_sleeps_and_progress(
     seen: list[Progress] = []
     async with open_client(mode, "dimilinks", api, clock=clock) as client:
         result = await client.generate("a cat", on_progress=seen.append)
-    # PollPolicy(interval=2.0, backoff=1.25, max_interval=3.0): the first wait is the interval,
-    # then the interval grows by 1.25 per poll up to 3.0.
-    assert clock.sleeps == [2.0, 2.0, 2.5, 3.0, 3.0, 3.0]
+    # PollPolicy(interval=2.0, backoff=1.25, max_interval=3.0): the first wait is the
+    # interval, which grows by 1.25 per poll up to 3.0; a percentage that advances sets the
+    # next wait to when the task should be done (5 % + 0.05 s past it), within [floor, 3.0]:
+    # 0 % -> 2.0; 30 % after 4 s (done in 9.3 s) -> 3.0; 30 % again -> the interval, 3.0;
+    # 75 % 3 s later (15 %/s) -> 25/15 s; 90 % then (15 % in 1.8 s) -> 10/(15/1.8) s.
+    first = 25 / 15 * 1.05 + 0.05
+    assert clock.sleeps == pytest.approx(
+        [2.0, 2.0, 3.0, 3.0, first, 10 / (15 / first) * 1.05 + 0.05]
+    )
     assert submit.call_count == 1
     assert poll.call_count == 6
     assert events(seen) == [
@@ -89,7 +95,7 @@ async def test_undocumented_pending_status_is_not_finished(
 
 
 async def test_custom_poll_policy(mode: str, api: respx.Router, clock: FakeClock) -> None:
-    dimilinks_routes(api, *[task("in_progress", 5) for _ in range(5)], succeeded())
+    dimilinks_routes(api, *[task("in_progress") for _ in range(5)], succeeded())
     policy = PollPolicy(interval=1.0, backoff=2.0, max_interval=5.0)
     async with open_client(mode, "dimilinks", api, clock=clock, poll_policy=policy) as client:
         await client.generate("a cat")
@@ -99,9 +105,9 @@ async def test_custom_poll_policy(mode: str, api: respx.Router, clock: FakeClock
 async def test_retry_after_on_a_normal_poll_is_honoured(
     mode: str, api: respx.Router, clock: FakeClock
 ) -> None:
-    slow = task("in_progress", 10)
+    slow = task("in_progress")
     slow.headers["Retry-After"] = "4"
-    _, poll, _ = dimilinks_routes(api, slow, task("in_progress", 20), succeeded())
+    _, poll, _ = dimilinks_routes(api, slow, task("in_progress"), succeeded())
     async with open_client(mode, "dimilinks", api, clock=clock) as client:
         await client.generate("a cat")
     # Retry-After replaces the wait once; the interval itself is not grown by it.
@@ -147,7 +153,7 @@ async def test_404_without_a_json_body_is_still_not_found(
 
 
 async def test_deadline_while_polling(mode: str, api: respx.Router, clock: FakeClock) -> None:
-    _, poll, _ = dimilinks_routes(api, *[task("in_progress", 50) for _ in range(20)])
+    _, poll, _ = dimilinks_routes(api, *[task("in_progress") for _ in range(20)])
     async with open_client(mode, "dimilinks", api, clock=clock, timeout=10) as client:
         with pytest.raises(ImageTimeoutError) as info:
             await client.generate("a cat")
@@ -168,7 +174,7 @@ async def test_deadline_while_polling(mode: str, api: respx.Router, clock: FakeC
 async def test_request_timeouts_are_cut_to_the_deadline(
     mode: str, api: respx.Router, clock: FakeClock
 ) -> None:
-    dimilinks_routes(api, *[task("in_progress", 50) for _ in range(20)])
+    dimilinks_routes(api, *[task("in_progress") for _ in range(20)])
     async with open_client(
         mode, "dimilinks", api, clock=clock, timeout=10, request_timeout=5
     ) as client:
@@ -191,7 +197,7 @@ async def test_request_timeouts_are_cut_to_the_deadline(
 async def test_per_call_timeout_overrides_the_client(
     mode: str, api: respx.Router, clock: FakeClock, call_timeout: float, sleeps: list[float]
 ) -> None:
-    _, poll, _ = dimilinks_routes(api, *[task("in_progress", 50) for _ in range(20)])
+    _, poll, _ = dimilinks_routes(api, *[task("in_progress") for _ in range(20)])
     async with open_client(mode, "dimilinks", api, clock=clock, timeout=10) as client:
         with pytest.raises(ImageTimeoutError) as info:
             await client.generate("a cat", timeout=call_timeout)
@@ -222,3 +228,32 @@ async def test_deadline_checked_before_each_request(
     assert poll.call_count == 1
     assert clock.sleeps == [2.0]
     assert info.value.task_id == TASK
+
+
+async def test_a_percentage_paces_the_polls_to_when_the_task_is_done(
+    mode: str, api: respx.Router, clock: FakeClock
+) -> None:
+    """A task that reports its percentage is polled when it should be done: 40 % after 2 s
+    of a 5 s job means 3 s more, so the second poll finds it finished (the policy alone
+    would poll at 2, 4 and 6.5 s)."""
+    _, poll, _ = dimilinks_routes(api, task("in_progress", 40), succeeded())
+    policy = PollPolicy(interval=2.0, backoff=1.25, max_interval=5.0)
+    async with open_client(mode, "dimilinks", api, clock=clock, poll_policy=policy) as client:
+        await client.generate("a cat")
+    assert clock.sleeps == pytest.approx([2.0, 3.0 * 1.05 + 0.05])
+    assert poll.call_count == 2
+
+
+async def test_pacing_stays_within_the_policy(
+    mode: str, api: respx.Router, clock: FakeClock
+) -> None:
+    """A slow task waits at most max_interval, a fast one at least the floor; a percentage
+    that goes nowhere (or back) leaves the policy's interval."""
+    states = [task("in_progress", 1), task("in_progress", 99), task("in_progress", 50)]
+    dimilinks_routes(api, *states, task("in_progress", 60), succeeded())
+    policy = PollPolicy(interval=2.0, backoff=1.0, max_interval=4.0, min_interval=0.5)
+    async with open_client(mode, "dimilinks", api, clock=clock, poll_policy=policy) as client:
+        await client.generate("a cat")
+    # 1 % after 2 s: 198 s to go -> max_interval 4.0; 99 % 4 s later: 0.04 s -> the floor;
+    # 50 % (back): the interval 2.0; 60 % 2 s after 50 %: 8 s to go -> 4.0.
+    assert clock.sleeps == [2.0, 4.0, 0.5, 2.0, 4.0]

@@ -76,7 +76,7 @@ async def test_other_failure_codes_are_task_failed_errors(
     mode: str, api: respx.Router, clock: FakeClock, code: str
 ) -> None:
     error, poll = await failure(
-        mode, api, clock, task("in_progress", 60), failed(code, f"failed: {code}"), succeeded()
+        mode, api, clock, task("in_progress"), failed(code, f"failed: {code}"), succeeded()
     )
     assert type(error) is TaskFailedError
     assert isinstance(error, ProviderError)
