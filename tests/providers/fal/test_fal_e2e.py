@@ -249,6 +249,35 @@ async def test_foreign_status_urls_are_not_polled_with_the_key(mode: str) -> Non
     assert set(seen) == {("queue.fal.run", f"Key {KEY}")}
 
 
+async def test_images_the_safety_checker_flagged_are_a_content_filtered_warning(
+    mode: str,
+) -> None:
+    """fal's safety checker blacks out what it flags (``has_nsfw_concepts``): the images
+    come back, with a warning that names them, never as a silent success."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(200, json={"request_id": "r1"})
+        if request.url.path.endswith("/status"):
+            return httpx.Response(200, json={"status": "COMPLETED"})
+        images = [{"url": f"https://v3.fal.media/files/{i}.png"} for i in range(3)]
+        return httpx.Response(200, json={"images": images, "has_nsfw_concepts": [False, True, 1]})
+
+    options = {"transport": httpx.MockTransport(handler), "poll_policy": POLICY}
+    cls = ImageClient if mode == "sync" else AsyncImageClient
+    client: Any = cls("fal", api_key=KEY, journal=False, **options)
+    try:
+        if mode == "sync":
+            result = client.generate("x", n=3)
+        else:
+            result = await client.generate("x", n=3)
+    finally:
+        client.close() if mode == "sync" else await client.aclose()
+    assert len(result.images) == 3
+    [warning] = [w for w in result.warnings if w.code == "content_filtered"]
+    assert "image(s) 1:" in warning.message  # only a real true counts, not a 1
+
+
 async def test_a_link_local_result_url_fails(fal: Client, emulator: EmulatorServer) -> None:
     emulator.app_state.faults.replace(["fal/poll:link-local"])
     with pytest.raises(ServerError) as failed:
