@@ -219,7 +219,7 @@ def rows() -> Iterator[Row]:
             caps = registry.capabilities(adapter, model)
             cells = (
                 f"[{name}]({name}.md) `{model}`",
-                mark(YES, "generate()"),
+                _yes(caps.generate, "generate()") if caps.generate else mark(NO, "edits only"),
                 _edit(caps),
                 _yes(caps.variations, "vary()"),
                 _stream(caps),

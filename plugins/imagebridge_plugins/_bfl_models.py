@@ -126,7 +126,7 @@ CAPABILITIES: dict[str, Capabilities] = {
         )
         for name in (KONTEXT_PRO, KONTEXT_MAX)
     },
-    FILL: _COMMON.replace(model=FILL, edits=True, max_edit_images=1, mask=True),
+    FILL: _COMMON.replace(model=FILL, generate=False, edits=True, max_edit_images=1, mask=True),
 }
 
 
@@ -169,14 +169,10 @@ OPTION_MODELS: dict[str, dict[str, tuple[float, float] | None]] = {
 def problems(
     model: str, operation: Operation, request_options: Mapping[str, Any]
 ) -> Iterable[Problem]:
-    """What capabilities cannot say about a request to a known model: the fill model edits
-    only, and each option belongs to some models (numbers within their range there)."""
+    """What capabilities cannot say about a request to a known model: each option belongs
+    to some models (numbers within their range there)."""
     if model not in CAPABILITIES:
         return
-    if model == FILL and operation == "generate":
-        yield Problem(
-            "model", model, f"{model} only edits (an image and a mask): use edit()", (PRO, ULTRA)
-        )
     for name, value in request_options.items():
         takers = OPTION_MODELS.get(name)
         if takers is None or value is None:

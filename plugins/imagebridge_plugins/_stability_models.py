@@ -132,7 +132,12 @@ def capabilities(model: str) -> Capabilities:
     if model == INPAINT:
         # The edit service: the output has the input image's size, so no ratios.
         return common.replace(
-            size_presets={}, native_ratio=False, edits=True, max_edit_images=1, mask=True
+            size_presets={},
+            native_ratio=False,
+            generate=False,
+            edits=True,
+            max_edit_images=1,
+            mask=True,
         )
     # sd3.5: png or jpeg only; "negative_prompt ... does not work with" the turbo model.
     return common.replace(
@@ -166,8 +171,6 @@ def request_problems(
         problems.append(Problem("negative_prompt", f"<{len(negative)} characters>", reason))
     if model not in MODELS:
         return problems
-    if model == INPAINT and operation != "edit":
-        problems.append(Problem("model", model, "inpaint edits an image: call edit()"))
     problems += _option_problems(model, request, options)
     return problems
 

@@ -77,6 +77,9 @@ class Capabilities:
     #: The longest prompt, in characters (code points), as the provider documents it; a
     #: longer one is refused before sending. None: no limit known, nothing checked.
     max_prompt_chars: int | None = None
+    #: Whether ``generate()`` makes images from a prompt; False for a model that only edits
+    #: (an inpainting or fill model), which pre-flight then refuses for generate().
+    generate: bool = True
     # input images
     max_reference_images: int = 0
     max_input_image_bytes: int | None = None
@@ -229,6 +232,7 @@ class CapabilityChanges(TypedDict, total=False):
     seed: bool
     negative_prompt: bool
     max_prompt_chars: int | None
+    generate: bool
     max_reference_images: int
     max_input_image_bytes: int | None
     edits: bool

@@ -293,6 +293,9 @@ def _inputs(
     if operation == "vary":
         _variation(request, caps, provider, model, problems)
         return
+    if operation == "generate" and not caps.generate:
+        hint = ": use edit()" if caps.edits else ""
+        problems.append(Problem("model", model, f"{model} only edits{hint}"))
     if operation == "edit":
         if not caps.edits:
             problems.append(Problem("images", len(images), f"{provider} cannot edit with {model}"))

@@ -216,3 +216,24 @@ def test_a_path_is_checked_when_given_but_read_only_when_sent(tmp_path: Any) -> 
     request = ImageRequest(prompt="p", reference_images=[path])
     path.write_bytes(b"\x89PNG\r\n\x1a\nsecond")
     assert request.reference_images[0].read() == b"\x89PNG\r\n\x1a\nsecond"
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"), [("stability", "inpaint"), ("bfl", "flux-pro-1.0-fill")]
+)
+async def test_an_edit_only_model_is_refused_for_generate_and_said_so_in_a_dry_run(
+    mode: str, provider: str, model: str
+) -> None:
+    """Capabilities.generate=False (an inpainting or fill model): generate() and plan() are
+    refused naming the model and what to call instead; nothing is sent."""
+    network = NoNetwork()
+    async with open_client(mode, provider, network) as client:
+        with pytest.raises(InvalidRequestError) as info:
+            await client.generate("a red cube", model=model)
+        with pytest.raises(InvalidRequestError) as planned:
+            client.client.plan("a red cube", model=model)
+    assert network.requests == []
+    for error in (info.value, planned.value):
+        [problem] = [p for p in error.problems if p.field == "model"]
+        assert problem.value == model
+        assert "only edits: use edit()" in problem.reason

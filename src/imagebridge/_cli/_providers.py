@@ -168,8 +168,14 @@ def capability_phrases(caps: Capabilities) -> list[str]:
         out.append(edits + (" + mask" if caps.mask else ""))
     else:
         out.append("no edits")
+    if not caps.generate:
+        out.append("edits only (no generate)")
+    if caps.seed:
+        out.append("seed")
+    if caps.negative_prompt:
+        out.append("negative prompt")
     if caps.async_tasks:
-        out.append("async tasks")
+        out.append("async tasks" + (" + cancel" if caps.cancel else ""))
     if caps.max_prompt_chars:
         out.append(f"prompt <= {caps.max_prompt_chars} chars")
     return out
