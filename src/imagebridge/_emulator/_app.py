@@ -27,7 +27,6 @@ import json
 import time
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -39,7 +38,7 @@ from ._config import DEFAULT_DIALECTS, EmulatorConfig
 from ._dialects import SPECS, DialectHandlers
 from ._dimilinks import DimilinksDialect
 from ._errors import ApiError, render_error
-from ._http import Handler, endpoint
+from ._http import Handler, endpoint, image_response
 from ._inject import FaultInjector
 from ._openai import OpenAIDialect
 from ._store import EmulatorState
@@ -152,8 +151,7 @@ def _signed_image(state: EmulatorState) -> Handler:
         if task is None or not 0 <= index < len(task.images):
             raise ApiError(404, "not_found", "image not found")
         spec = task.images[index]
-        content = await run_in_threadpool(spec.render)
-        return Response(content, media_type=spec.media_type)
+        return await image_response(spec)
 
     return handler
 
@@ -163,8 +161,7 @@ def _file(state: EmulatorState) -> Handler:
         spec = state.files.get(request.path_params["name"])
         if spec is None:
             raise ApiError(404, "not_found", "file not found")
-        content = await run_in_threadpool(spec.render)
-        return Response(content, media_type=spec.media_type)
+        return await image_response(spec)
 
     return handler
 

@@ -33,13 +33,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._errors import ApiError
-from ._http import Auth, Handler, StyleFor, endpoint, origin, progress, read_json
+from ._http import Auth, Handler, StyleFor, endpoint, image_response, origin, progress, read_json
 from ._images import ImageSpec, colour_for
 from ._scenario import MODERATION_CODES, parse_scenario
 from ._store import EmulatorState, Task
@@ -229,8 +228,7 @@ class BflDialect:
         if task is None or not 0 <= index < len(task.images):
             raise ApiError(404, "not_found", "The specified blob does not exist")
         spec = task.images[index]
-        content = await run_in_threadpool(spec.render)
-        return Response(content, media_type=spec.media_type)
+        return await image_response(spec)
 
 
 def _utc_ms(text: str) -> int:

@@ -25,13 +25,22 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._errors import ApiError
-from ._http import Auth, Handler, StyleFor, endpoint, origin, progress, read_json, truthy
+from ._http import (
+    Auth,
+    Handler,
+    StyleFor,
+    endpoint,
+    image_response,
+    origin,
+    progress,
+    read_json,
+    truthy,
+)
 from ._images import ImageSpec, colour_for
 from ._names import MOUNTS
 from ._scenario import MODERATION_CODES, failure_message, parse_scenario
@@ -246,8 +255,7 @@ class FalDialect:
         if task is None or not 0 <= index < len(task.images) or task.cancelled_at is not None:
             raise ApiError(404, "not_found", "File not found")
         spec = task.images[index]
-        content = await run_in_threadpool(spec.render)
-        return Response(content, media_type=spec.media_type)
+        return await image_response(spec)
 
 
 def _logs(task: Task, fraction: float) -> list[dict[str, Any]]:

@@ -16,12 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
 from ._errors import ApiError, render_error
+from ._images import ImageSpec
 from ._store import EmulatorState
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -106,6 +108,13 @@ def check_auth(request: Request, api_key: str | None, auth: Auth) -> None:
 def _header_name(header: str) -> str:
     """``authorization`` -> ``Authorization``, ``x-goog-api-key`` as it is."""
     return "Authorization" if header == "authorization" else header
+
+
+async def image_response(spec: ImageSpec) -> Response:
+    """A result image as the response body, encoded off the event loop (a 4K PNG takes a
+    while, and other requests keep being answered meanwhile)."""
+    content = await run_in_threadpool(spec.render)
+    return Response(content, media_type=spec.media_type)
 
 
 async def read_json(request: Request) -> dict[str, Any]:

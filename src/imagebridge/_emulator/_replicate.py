@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._errors import ApiError
-from ._http import Auth, Handler, StyleFor, endpoint, origin, progress, read_json
+from ._http import Auth, Handler, StyleFor, endpoint, image_response, origin, progress, read_json
 from ._images import ImageSpec, colour_for
 from ._names import MOUNTS
 from ._refs import check_references, collect_references
@@ -221,8 +221,7 @@ class ReplicateDialect:
         index = int(found.group(1))
         if index >= len(task.images):
             raise ApiError(404, "not_found", "File not found")
-        spec = task.images[index]
-        return Response(spec.render(), media_type=spec.media_type)
+        return await image_response(task.images[index])
 
     def _task(self, request: Request) -> Task:
         prediction_id = request.path_params["prediction_id"]
