@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imagebridge import ImageRequest
 from imagebridge.adapter import (
     Capabilities,
     InlineImage,
-    InvalidRequestError,
     Plan,
     Problem,
     size_table,
@@ -193,28 +193,29 @@ def options_of(plan: Plan) -> FalOptions:
     return plan.options if isinstance(plan.options, FalOptions) else DEFAULT_OPTIONS
 
 
-def check(plan: Plan, spec: FalModel | None) -> None:
-    """Refuse, before anything is sent, what capabilities cannot say: an option the model
-    does not take, or a generation without the image an edit-only model needs."""
-    problems: list[Problem] = []
-    options = options_of(plan)
+def problems(model: str, request: ImageRequest, options: FalOptions) -> list[Problem]:
+    """What capabilities cannot say, found before anything is sent: an option the model does
+    not take, or a generation without the image an edit-only model needs."""
+    spec = MODELS.get(model)
+    if spec is None:
+        return []
+    found: list[Problem] = []
     for name in _INPUT_OPTIONS:
         value = getattr(options, name)
-        if value is not None and spec is not None and name not in spec.options:
-            problems.append(
+        if value is not None and name not in spec.options:
+            found.append(
                 Problem(
                     f"provider_options.fal.{name}",
                     value,
-                    f"{plan.model} does not take it",
+                    f"{model} does not take it",
                     tuple(sorted(spec.options)),
                 )
             )
-    if spec is not None and spec.needs_image and not plan.request.reference_images:
-        problems.append(
-            Problem("reference_images", 0, f"{plan.model} edits an image: give one (or edit())")
+    if spec.needs_image and not request.reference_images:
+        found.append(
+            Problem("reference_images", 0, f"{model} edits an image: give one (or edit())")
         )
-    if problems:
-        raise InvalidRequestError(problems, provider=plan.provider)
+    return found
 
 
 def arguments(plan: Plan, spec: FalModel | None) -> dict[str, Any]:

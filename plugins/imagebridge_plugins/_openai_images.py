@@ -269,7 +269,7 @@ def wire_problems(
     capabilities: Capabilities,
 ) -> list[Problem]:
     """What the dialect's request for ``operation`` cannot carry, found before sending
-    (the ``imagebridge_validate_request`` hook of each adapter that speaks it)."""
+    (the ``request_problems`` of each adapter that speaks it)."""
     if operation == "vary":
         return []  # the core refuses every option but user in a variation
     problems = _compression_problems(request, capabilities)

@@ -120,6 +120,33 @@ class BflAdapter(Adapter):
         "provider_options.bfl.guidance": "`guidance` (flux-dev, fill)",
     }
 
+    def request_problems(
+        self,
+        model: str,
+        operation: Operation,
+        request: ImageRequest,
+        capabilities: Capabilities,
+    ) -> Iterable[Problem]:
+        options = request.provider_options.get(self.name) or {}
+        if not isinstance(options, Mapping):
+            options = {}
+        problems = list(models.problems(model, operation, options))
+        mask = request.mask
+        alpha = options.get("mask_mode", "alpha") == "alpha"
+        if mask is not None and operation == "edit" and alpha:
+            if mask.is_remote:
+                problems.append(
+                    Problem(
+                        "mask",
+                        mask.describe(),
+                        "a canonical mask is converted to BFL's black-and-white form before it is"
+                        " sent, so it must be a file or bytes, not a URL (a URL to a mask in BFL's"
+                        " form: provider_options={'bfl': {'mask_mode': 'luminance'}})",
+                    )
+                )
+            problems += mask_problems(mask, BflAdapter.name)
+        return problems
+
     def capabilities(self, model: str) -> Capabilities:
         known = models.CAPABILITIES.get(model)
         if known is not None:
@@ -363,36 +390,6 @@ def sample_expiry(url: str) -> float | None:
     except ValueError:
         return None
     return float(calendar.timegm(parsed))
-
-
-@hookimpl
-def imagebridge_validate_request(
-    provider: str,
-    model: str,
-    operation: Operation,
-    request: ImageRequest,
-    capabilities: Capabilities,
-) -> Iterable[Problem] | None:
-    if provider != BflAdapter.name:
-        return None
-    options = request.provider_options.get(BflAdapter.name) or {}
-    if not isinstance(options, Mapping):
-        options = {}
-    problems = list(models.problems(model, operation, options))
-    mask = request.mask
-    if mask is not None and operation == "edit" and options.get("mask_mode", "alpha") == "alpha":
-        if mask.is_remote:
-            problems.append(
-                Problem(
-                    "mask",
-                    mask.describe(),
-                    "a canonical mask is converted to BFL's black-and-white form before it is"
-                    " sent, so it must be a file or bytes, not a URL (a URL to a mask in BFL's"
-                    " form: provider_options={'bfl': {'mask_mode': 'luminance'}})",
-                )
-            )
-        problems += mask_problems(mask, BflAdapter.name)
-    return problems
 
 
 @hookimpl

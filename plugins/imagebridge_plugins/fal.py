@@ -14,13 +14,14 @@ Errors are ``{"detail": "..."}`` (with ``error_type``) or ``{"detail": [{"loc", 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import ValidationError
 
-from imagebridge import hookimpl
+from imagebridge import ImageRequest, hookimpl
 from imagebridge.adapter import (
     IDEMPOTENT,
     Accepted,
@@ -34,6 +35,7 @@ from imagebridge.adapter import (
     ImageWarning,
     InsufficientBalanceError,
     InvalidRequestError,
+    Operation,
     Plan,
     PollPolicy,
     Problem,
@@ -47,7 +49,7 @@ from imagebridge.adapter import (
 )
 
 from ._fal_errors import ERROR_CODES, fal_error
-from ._fal_models import MODELS, FalOptions, app_id, arguments, check, options_of, unknown_model
+from ._fal_models import MODELS, FalOptions, app_id, arguments, options_of, problems, unknown_model
 from ._task_status import submitted_id, task_result
 
 _URL_KEYS = ("status_url", "response_url", "cancel_url")
@@ -84,6 +86,20 @@ class FalAdapter(Adapter):
         "provider_options.fal.logs": "the status poll's `?logs=1` (default on)",
     }
 
+    def request_problems(
+        self,
+        model: str,
+        operation: Operation,
+        request: ImageRequest,
+        capabilities: Capabilities,
+    ) -> Iterable[Problem]:
+        found = [] if _safe_path(model) else [_model_problem(model)]
+        try:
+            options = FalOptions.model_validate(request.provider_options.get(self.name) or {})
+        except ValidationError:
+            return found  # pre-flight reports it
+        return found + problems(model, request, options)
+
     def capabilities(self, model: str) -> Capabilities:
         spec = MODELS.get(model)
         if spec is None:
@@ -110,7 +126,6 @@ class FalAdapter(Adapter):
 
     def submit(self, plan: Plan) -> Flow[TaskHandle]:
         spec = MODELS.get(plan.model)
-        check(plan, spec)
         path = _model_path(plan)
         yield Progress("submitting", provider=self.name)
         response = yield json_request("POST", self.url(path), arguments(plan, spec))
@@ -253,25 +268,22 @@ def options_logs(task: TaskHandle) -> bool:
 
 
 def _model_path(plan: Plan) -> str:
-    """``/{model_id}`` with each segment quoted; a model id that is not a path is refused."""
-    segments = plan.model.split("/")
-    if len(segments) < 2 or not _safe_path(plan.model):
-        raise InvalidRequestError(
-            [
-                Problem(
-                    "model",
-                    plan.model,
-                    "a fal model id is owner/name[/path] (e.g. fal-ai/flux/dev)",
-                )
-            ],
-            provider=plan.provider,
-        )
-    return "/" + "/".join(quote(segment, safe="") for segment in segments)
+    """``/{model_id}`` with each segment quoted (the id was checked by
+    :meth:`FalAdapter.request_problems` in pre-flight; checked again for direct callers)."""
+    if not _safe_path(plan.model):
+        raise InvalidRequestError([_model_problem(plan.model)], provider=plan.provider)
+    return "/" + "/".join(quote(segment, safe="") for segment in plan.model.split("/"))
+
+
+def _model_problem(model: str) -> Problem:
+    return Problem("model", model, "a fal model id is owner/name[/path] (e.g. fal-ai/flux/dev)")
 
 
 def _safe_path(path: str) -> bool:
     segments = path.split("/")
-    return all(s and s not in (".", "..") and s.isprintable() and " " not in s for s in segments)
+    return len(segments) >= 2 and all(
+        s and s not in (".", "..") and s.isprintable() and " " not in s for s in segments
+    )
 
 
 def _status_word(response: httpx.Response) -> str:

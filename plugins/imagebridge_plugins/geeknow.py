@@ -78,6 +78,18 @@ class GeeknowAdapter(OpenAIImagesAdapter):
     }
     json_edit_fields: ClassVar[frozenset[str]] = frozenset()
 
+    def request_problems(
+        self,
+        model: str,
+        operation: Operation,
+        request: ImageRequest,
+        capabilities: Capabilities,
+    ) -> Iterable[Problem]:
+        return [
+            *wire_problems(GeeknowAdapter, operation, request, capabilities),
+            *gpt_image_input_problems(model, operation, request),
+        ]
+
     def capabilities(self, model: str) -> Capabilities:
         if model in DALL_E:
             return Capabilities.unchecked(model, edits=True, mask=True, max_edit_images=1)
@@ -105,19 +117,3 @@ class GeeknowAdapter(OpenAIImagesAdapter):
 @hookimpl
 def imagebridge_adapters() -> list[type[Adapter]]:
     return [GeeknowAdapter]
-
-
-@hookimpl
-def imagebridge_validate_request(
-    provider: str,
-    model: str,
-    operation: Operation,
-    request: ImageRequest,
-    capabilities: Capabilities,
-) -> Iterable[Problem] | None:
-    if provider != "geeknow":
-        return None
-    return [
-        *wire_problems(GeeknowAdapter, operation, request, capabilities),
-        *gpt_image_input_problems(model, operation, request),
-    ]

@@ -155,6 +155,15 @@ class GoogleAdapter(Adapter):
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"x-goog-api-key": api_key}
 
+    def request_problems(
+        self,
+        model: str,
+        operation: Operation,
+        request: ImageRequest,
+        capabilities: Capabilities,
+    ) -> Iterable[Problem]:
+        return _option_problems(model, request) + _input_problems(request, operation)
+
     def capabilities(self, model: str) -> Capabilities:
         if is_imagen(model):
             return Capabilities(
@@ -406,16 +415,3 @@ def _input_problems(request: ImageRequest, operation: Operation) -> list[Problem
 @hookimpl
 def imagebridge_adapters() -> list[type[Adapter]]:
     return [GoogleAdapter]
-
-
-@hookimpl
-def imagebridge_validate_request(
-    provider: str,
-    model: str,
-    operation: Operation,
-    request: ImageRequest,
-    capabilities: Capabilities,
-) -> Iterable[Problem] | None:
-    if provider != "google":
-        return None
-    return _option_problems(model, request) + _input_problems(request, operation)

@@ -2,7 +2,7 @@
 
 The model table (docs/dialects/openai.md, 'Models and sizes') is the spec's: the GPT image
 models here, dall-e-2/3 in the ``dalle`` plugin (it applies to every provider). What the
-capability declaration cannot say is checked in :func:`imagebridge_validate_request`:
+capability declaration cannot say is checked in :meth:`OpenAIAdapter.request_problems`:
 ``response_format`` (dall-e only) and ``input_fidelity`` (edits, some models), both provider
 options, the fields each request takes, and the formats of input images.
 """
@@ -108,6 +108,19 @@ class OpenAIAdapter(OpenAIImagesAdapter):
         " gpt-image-1-mini or dall-e-2)",
     }
 
+    def request_problems(
+        self,
+        model: str,
+        operation: Operation,
+        request: ImageRequest,
+        capabilities: Capabilities,
+    ) -> Iterable[Problem]:
+        return [
+            *option_problems(model, operation, request),
+            *wire_problems(OpenAIAdapter, operation, request, capabilities),
+            *gpt_image_input_problems(model, operation, request),
+        ]
+
     def capabilities(self, model: str) -> Capabilities:
         if model in DALL_E:
             # The dall-e rules come from the dalle plugin; without it they are unchecked.
@@ -182,20 +195,3 @@ def gpt_image_input_problems(
 @hookimpl
 def imagebridge_adapters() -> list[type[Adapter]]:
     return [OpenAIAdapter]
-
-
-@hookimpl
-def imagebridge_validate_request(
-    provider: str,
-    model: str,
-    operation: Operation,
-    request: ImageRequest,
-    capabilities: Capabilities,
-) -> Iterable[Problem] | None:
-    if provider != "openai":
-        return None
-    return [
-        *option_problems(model, operation, request),
-        *wire_problems(OpenAIAdapter, operation, request, capabilities),
-        *gpt_image_input_problems(model, operation, request),
-    ]

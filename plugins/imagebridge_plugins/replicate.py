@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -102,6 +102,17 @@ class ReplicateAdapter(Adapter):
         "reference_images": "the model's image input (`image`, `image_prompt` or"
         " `input_image`): a file as a data URL, a URL as given",
     }
+
+    def request_problems(
+        self,
+        model: str,
+        operation: Operation,
+        request: ImageRequest,
+        capabilities: Capabilities,
+    ) -> Iterable[Problem]:
+        """Replicate model references, and options the model's schema lacks."""
+        options = request.provider_options.get(self.name) or {}
+        return model_problems(model, options if isinstance(options, Mapping) else {})
 
     def capabilities(self, model: str) -> Capabilities:
         return capabilities(model)
@@ -328,18 +339,3 @@ def _percent(logs: Any) -> float | None:
 @hookimpl
 def imagebridge_adapters() -> list[type[Adapter]]:
     return [ReplicateAdapter]
-
-
-@hookimpl
-def imagebridge_validate_request(
-    provider: str,
-    model: str,
-    operation: Operation,
-    request: ImageRequest,
-    capabilities: Capabilities,
-) -> list[Problem] | None:
-    """Replicate model references, and options the model's schema lacks."""
-    if provider != ReplicateAdapter.name:
-        return None
-    options = request.provider_options.get(ReplicateAdapter.name) or {}
-    return list(model_problems(model, options if isinstance(options, Mapping) else {})) or None

@@ -119,6 +119,28 @@ class StabilityAdapter(Adapter):
         "provider_options.stability.client_version": "the `stability-client-version` header",
     }
 
+    def request_problems(
+        self,
+        model: str,
+        operation: Operation,
+        request: ImageRequest,
+        capabilities: Capabilities,
+    ) -> Iterable[Problem]:
+        options = _parsed_options(request)
+        problems = request_problems(model, operation, request, options)
+        if operation == "edit" and model != INPAINT:
+            reason = "Stability edits with inpaint: model='inpaint'"
+            problems.append(Problem("model", model, reason))
+        problems += input_problems(request, operation)
+        mask = request.mask
+        if (
+            mask is not None
+            and operation == "edit"
+            and (options is None or options.mask_mode == "alpha")
+        ):
+            problems += mask_problems(mask, "stability")
+        return problems
+
     def capabilities(self, model: str) -> Capabilities:
         return capabilities(model)
 
@@ -322,28 +344,3 @@ def _parsed_options(request: ImageRequest) -> StabilityOptions | None:
 @hookimpl
 def imagebridge_adapters() -> list[type[Adapter]]:
     return [StabilityAdapter]
-
-
-@hookimpl
-def imagebridge_validate_request(
-    provider: str,
-    model: str,
-    operation: Operation,
-    request: ImageRequest,
-    capabilities: Capabilities,
-) -> Iterable[Problem] | None:
-    if provider != "stability":
-        return None
-    options = _parsed_options(request)
-    problems = request_problems(model, operation, request, options)
-    if operation == "edit" and model != INPAINT:
-        problems.append(Problem("model", model, "Stability edits with inpaint: model='inpaint'"))
-    problems += input_problems(request, operation)
-    mask = request.mask
-    if (
-        mask is not None
-        and operation == "edit"
-        and (options is None or options.mask_mode == "alpha")
-    ):
-        problems += mask_problems(mask, "stability")
-    return problems

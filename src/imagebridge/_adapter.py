@@ -9,21 +9,22 @@ driver adds credentials, to the API's own origin only) and never opens a socket.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel
 
 from ._capabilities import Capabilities
-from ._errors import ConfigurationError, ProviderError, ServerError
+from ._errors import ConfigurationError, Problem, ProviderError, ServerError
 from ._flow import Flow
 from ._jsonbody import UnreadableJSON
 from ._jsonbody import decode as decode_json
 from ._polling import PollPolicy, TaskState, poll_task
-from ._preflight import Plan
+from ._preflight import Operation, Plan
 from ._provider_errors import ErrorCodes, error_from_response, parse_error_body
 from ._redact import cut
+from ._request import ImageRequest
 from ._result import ImageResult
 from ._tasks import TaskHandle
 from ._urls import check_result_url, key_may_go
@@ -108,6 +109,19 @@ class Adapter:
     def capabilities(self, model: str) -> Capabilities:
         """What ``model`` supports on this provider (unknown models: ``known=False``)."""
         raise NotImplementedError
+
+    def request_problems(
+        self,
+        model: str,
+        operation: Operation,
+        request: ImageRequest,
+        capabilities: Capabilities,
+    ) -> Iterable[Problem]:
+        """Problems with ``request`` that this provider's capabilities cannot express (its
+        options, its input formats), checked before anything is sent; none by default.
+        Every problem found here and by the ``imagebridge_validate_request`` hook (rules
+        for a model whichever provider serves it) is reported together."""
+        return ()
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         """The headers that carry the key (Bearer by default)."""

@@ -202,7 +202,7 @@ class ClientBase(Costing, DryRunning):
         request = build_request(prompt, fields, self.provider, operation)
         model = request.model or self._adapter.default_model
         caps = self._registry.capabilities(self._adapter, model)
-        problems = self._registry.problems(self.provider, model, operation, request, caps)
+        problems = self._registry.problems(self._adapter, model, operation, request, caps)
         return plan(
             provider=self.provider,
             operation=operation,

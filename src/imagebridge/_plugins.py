@@ -254,20 +254,23 @@ class Registry:
 
     def problems(
         self,
-        provider: str,
+        adapter: Adapter,
         model: str,
         operation: Operation,
         request: ImageRequest,
         capabilities: Capabilities,
     ) -> list[Problem]:
+        """The adapter's own problems with ``request``, then every plugin's."""
+        problems = list(adapter.request_problems(model, operation, request, capabilities))
         results = self.manager.hook.imagebridge_validate_request(
-            provider=provider,
+            provider=adapter.name,
             model=model,
             operation=operation,
             request=request,
             capabilities=capabilities,
         )
-        return [problem for result in results if result for problem in result]
+        problems += [problem for result in results if result for problem in result]
+        return problems
 
     def observer(self, provider: str) -> Any:
         """A callable for the driver, or None when no plugin observes traffic."""

@@ -162,24 +162,25 @@ async def test_failures_keep_fal_code_and_task_id(
     assert KEY not in str(raised.value)
 
 
-@pytest.mark.parametrize(
-    ("fields", "field"),
-    [
-        ({"model": "fal-ai/imagen4/preview", "size": "1280x720"}, "size"),
-        ({"model": "fal-ai/recraft-v3", "seed": 1}, "seed"),
-        ({"model": "fal-ai/recraft-v3", "style": "realistic_image/b_and_w"}, "style"),
-        ({"model": "fal-ai/flux/dev", "negative_prompt": "x"}, "negative_prompt"),
-        ({"model": "fal-ai/flux/dev", "n": 5}, "n"),
-        ({"model": "fal-ai/flux/dev", "size": "1000x1000"}, "size"),
-        ({"model": "fal-ai/flux/dev", "quality": "high"}, "quality"),
-        ({"model": "fal-ai/flux-pro/kontext"}, "reference_images"),
-        (
-            {"provider_options": {"fal": {"safety_tolerance": "3"}}},
-            "provider_options.fal.safety_tolerance",
-        ),
-        ({"model": "../../etc"}, "model"),
-    ],
-)
+#: Requests refused before sending, and the field each names.
+REFUSED: list[tuple[dict[str, Any], str]] = [
+    ({"model": "fal-ai/imagen4/preview", "size": "1280x720"}, "size"),
+    ({"model": "fal-ai/recraft-v3", "seed": 1}, "seed"),
+    ({"model": "fal-ai/recraft-v3", "style": "realistic_image/b_and_w"}, "style"),
+    ({"model": "fal-ai/flux/dev", "negative_prompt": "x"}, "negative_prompt"),
+    ({"model": "fal-ai/flux/dev", "n": 5}, "n"),
+    ({"model": "fal-ai/flux/dev", "size": "1000x1000"}, "size"),
+    ({"model": "fal-ai/flux/dev", "quality": "high"}, "quality"),
+    ({"model": "fal-ai/flux-pro/kontext"}, "reference_images"),
+    (
+        {"provider_options": {"fal": {"safety_tolerance": "3"}}},
+        "provider_options.fal.safety_tolerance",
+    ),
+    ({"model": "../../etc"}, "model"),
+]
+
+
+@pytest.mark.parametrize(("fields", "field"), REFUSED)
 async def test_refused_before_sending(
     fal: Client, emulator: EmulatorServer, fields: dict[str, Any], field: str
 ) -> None:
@@ -187,6 +188,19 @@ async def test_refused_before_sending(
         await fal.call("generate", "a cat", **fields)
     [problem] = [p for p in refused.value.problems if p.field == field]
     assert problem.reason
+    assert emulator.app_state.requests == []
+
+
+@pytest.mark.parametrize(("fields", "field"), REFUSED)
+def test_plan_names_the_same_problems_with_nothing_sent(
+    emulator: EmulatorServer, fields: dict[str, Any], field: str
+) -> None:
+    """``plan()`` (no I/O) refuses what ``generate()`` would: the model rules of the adapter
+    (an edit-only model with no input image, a model id that is no path) included."""
+    client = ImageClient("fal", api_key=KEY, base_url=emulator.url("fal"), journal=False)
+    with client, pytest.raises(InvalidRequestError) as refused:
+        client.plan("a cat", **fields)
+    assert field in {problem.field for problem in refused.value.problems}
     assert emulator.app_state.requests == []
 
 
