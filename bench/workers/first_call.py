@@ -34,17 +34,17 @@ def imagebridge(args: dict[str, Any]) -> dict[str, Any]:
     def load() -> Any:
         import httpx
 
-        import imagebridge
+        from imagebridge import ImageClient
 
-        return imagebridge, httpx
+        return ImageClient, httpx
 
-    (module, httpx), import_ms = _timed(load)
+    (image_client, httpx), import_ms = _timed(load)
 
     def construct() -> Any:
         transport = httpx.MockTransport(
             lambda r: httpx.Response(200, content=BODY, headers=HEADERS)
         )
-        return module.ImageClient("openai", api_key=API_KEY, base_url=BASE_URL, transport=transport)
+        return image_client("openai", api_key=API_KEY, base_url=BASE_URL, transport=transport)
 
     client, construct_ms = _timed(construct)
 

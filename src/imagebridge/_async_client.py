@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._async_routed_client import AsyncRoutedImageClient
 from ._base_client import (
     CLIENT_DOC,
     DEFAULT_REQUEST_TIMEOUT,
@@ -25,7 +24,6 @@ from ._base_client import (
     JournalSetting,
     Timeout,
 )
-from ._batch import BatchItem, BatchOutcome, BatchPort, run_batch
 from ._budget import Budget, BudgetSetting, budget_of, priced, release_unsent
 from ._clock import Clock
 from ._costing import estimate
@@ -43,14 +41,16 @@ from ._prices import PricesSetting
 from ._request import ImageSource
 from ._result import ImageResult
 from ._retry import RetryPolicy
-from ._routes import Route, Strategy
 from ._stream import AsyncImageStream, Completed, StreamEvent
 from ._tasks import TaskHandle
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._async_routed_client import AsyncRoutedImageClient
+    from ._batch import BatchItem, BatchOutcome, BatchPort
     from ._request import GenerateFields, ImageOptions, VaryFields
+    from ._routes import Route, Strategy
     from ._shared_batch import SharedBatch
 
 __all__ = ["AsyncImageClient"]
@@ -324,6 +324,9 @@ class AsyncImageClient(ClientBase):
             from ._shared_batch import shared_run
 
             return await shared_run(self, items, output, journal, concurrency, report, on_outcome)
+        # Imported here, like routing below: a program that makes single calls loads neither.
+        from ._batch import run_batch
+
         limit = budget_of(budget) or self.budget
         return await run_batch(
             batch_port(self, limit),
@@ -368,6 +371,8 @@ class AsyncImageClient(ClientBase):
         only after a failure that created no task. A route that failed so is tried last for
         ``cooldown`` seconds. See :class:`~imagebridge.AsyncRoutedImageClient`.
         """
+        from ._async_routed_client import AsyncRoutedImageClient
+
         return AsyncRoutedImageClient(
             routes,
             lambda route, kwargs: cls(route.provider, **kwargs),
@@ -420,6 +425,8 @@ def batch_port(client: AsyncImageClient, budget: Budget | None = None) -> BatchP
             budget=budget,
             ledger_label=label,
         )
+
+    from ._batch import BatchPort
 
     return BatchPort(
         plan=lambda prompt, fields: client.plan(prompt, **fields),

@@ -38,8 +38,6 @@ from ._prices import PricesSetting
 from ._request import ImageSource
 from ._result import ImageResult
 from ._retry import RetryPolicy
-from ._routed_client import RoutedImageClient
-from ._routes import Route, Strategy
 from ._stream import Completed, ImageStream, StreamEvent
 from ._tasks import TaskHandle
 
@@ -47,6 +45,8 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._request import GenerateFields, ImageOptions, VaryFields
+    from ._routed_client import RoutedImageClient
+    from ._routes import Route, Strategy
 
 __all__ = ["ImageClient"]
 
@@ -302,6 +302,9 @@ class ImageClient(ClientBase):
         only after a failure that created no task. A route that failed so is tried last for
         ``cooldown`` seconds. See :class:`~imagebridge.RoutedImageClient`.
         """
+        # Imported here: a program that never routes does not load routing.
+        from ._routed_client import RoutedImageClient
+
         return RoutedImageClient(
             routes,
             lambda route, kwargs: cls(route.provider, **kwargs),
