@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,6 @@ from ._base_client import (
 from ._budget import BudgetSetting, priced, release_unsent
 from ._clock import Clock
 from ._deadline import CLIENT_DEFAULT
-from ._deadline import install as install_deadline
 from ._driver import SyncDriver
 from ._driver_base import DEFAULT_MAX_DOWNLOAD, DEFAULT_MAX_RESPONSE
 from ._errors import ImageBridgeError
@@ -102,8 +102,13 @@ class ImageClient(ClientBase):
         self._set_costs(budget, prices)  # a spending limit, and the user's prices
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(transport=transport)
-        # The job's deadline bounds every socket operation of httpx's own transports.
-        install_deadline(self._http)
+        # The job's deadline bounds every socket operation of httpx's own transports. httpx
+        # imports httpcore when it builds one (0.28 on): without httpcore loaded there is none
+        # to wrap, and a client on another transport (aiohttp, a mock) never loads it.
+        if "httpcore" in sys.modules:
+            from ._deadline_backend import install as install_deadline
+
+            install_deadline(self._http)
         self._driver = SyncDriver(self._http, **self._driver_options)
 
     def generate(

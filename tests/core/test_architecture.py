@@ -28,10 +28,10 @@ MAX_LINES = 450
 #: Private attributes of other libraries the code relies on, each for a stated reason.
 FOREIGN_PRIVATE = {
     # httpx keeps no public handle on its transports' connection pools: the deadline
-    # backend is installed into them (imagebridge._deadline.install).
-    ("imagebridge._deadline", "_transport"),
-    ("imagebridge._deadline", "_mounts"),
-    ("imagebridge._deadline", "_network_backend"),
+    # backend is installed into them (imagebridge._deadline_backend.install).
+    ("imagebridge._deadline_backend", "_transport"),
+    ("imagebridge._deadline_backend", "_mounts"),
+    ("imagebridge._deadline_backend", "_network_backend"),
     # httpx has no public way to give a streamed response the body read into a buffer.
     ("imagebridge._reading", "_content"),
 }

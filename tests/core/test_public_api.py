@@ -138,3 +138,28 @@ def test_importing_imagebridge_is_light() -> None:
     assert [name for name in modules if ".".join(name.split(".")[:2]) in private] == []
     # Plugins are loaded on first use, not at import.
     assert [name for name in modules if name.startswith("imagebridge_plugins")] == []
+
+
+CLIENT_CHECK = """
+import json, sys
+sys.modules["httpx._main"] = None
+import httpx
+from imagebridge import ImageClient
+mocked = ImageClient("geeknow", api_key="sk-test-0123456789", base_url="http://127.0.0.1:9/v1",
+                     transport=httpx.MockTransport(lambda r: httpx.Response(500)), journal=False)
+after_mock = "httpcore" in sys.modules
+default = ImageClient("geeknow", api_key="sk-test-0123456789", base_url="http://127.0.0.1:9/v1",
+                      journal=False)
+backend = type(default._http._transport._pool._network_backend).__name__
+print(json.dumps({"httpcore_after_mock": after_mock, "backend": backend}))
+"""
+
+
+def test_httpcore_loads_with_httpx_own_transport_and_the_deadline_backend_with_it() -> None:
+    """A client on another transport never imports httpcore; the first one on httpx's own
+    transport, in a fresh interpreter, still gets the deadline backend under its pool."""
+    out = subprocess.run(
+        [sys.executable, "-c", CLIENT_CHECK], capture_output=True, text=True, check=True, timeout=60
+    )
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == {"httpcore_after_mock": False, "backend": "DeadlineBackend"}
