@@ -32,6 +32,8 @@ SECTIONS: dict[str, str] = {
     "streaming": "._streaming",
     "routes": "._routes",
     "shared": "._shared",
+    "ready": "._ready",
+    "paths": "._paths",
 }
 
 _PACKAGES = ("imagebridge", "httpx", "httpx2", "openai", "pydantic", "aiohttp", "httpx-aiohttp")

@@ -70,6 +70,15 @@ class Settings:
     shared_limit_workers: int
     shared_limit_items: int
     shared_rpm: float
+    # 11. image ready at the provider -> file on disk
+    ready_duration: float
+    ready_rounds: int
+    #: The poll interval of the clients (None: the default policy; quick runs poll sooner).
+    ready_interval: float | None
+    # 12. what each path adds per call
+    paths_rounds: int
+    paths_batch: int
+    paths_warmup: int
 
     @property
     def litellm_python(self) -> str | None:
@@ -121,6 +130,12 @@ FULL = Settings(
     shared_limit_workers=3,
     shared_limit_items=240,
     shared_rpm=1200.0,
+    ready_duration=2.5,
+    ready_rounds=4,
+    ready_interval=None,
+    paths_rounds=20,
+    paths_batch=20,
+    paths_warmup=50,
 )
 
 QUICK = Settings(
@@ -167,4 +182,10 @@ QUICK = Settings(
     shared_limit_workers=2,
     shared_limit_items=30,
     shared_rpm=1200.0,
+    ready_duration=0.5,
+    ready_rounds=1,
+    ready_interval=0.2,
+    paths_rounds=3,
+    paths_batch=5,
+    paths_warmup=5,
 )

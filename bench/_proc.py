@@ -6,6 +6,7 @@ client's; it is bound to 127.0.0.1 and stopped when the ``with`` block ends.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -48,6 +50,17 @@ def run_json(argv: Sequence[str], *, timeout: float, env: dict[str, str] | None 
         if line.startswith("{"):
             return json.loads(line)
     raise RuntimeError(f"{' '.join(argv[:4])} printed no JSON:\n{done.stdout[-2000:]}")
+
+
+def pgserver() -> ModuleType:
+    """``tests/pgserver.py``, the throwaway PostgreSQL server (not a package: loaded from
+    its file)."""
+    spec = importlib.util.spec_from_file_location("pgserver", REPO_ROOT / "tests" / "pgserver.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def worker(name: str, args: dict[str, Any], *, timeout: float = 240.0) -> dict[str, Any]:

@@ -19,33 +19,22 @@ each, polling once per task duration) on one batch of ``shared_per_worker x W`` 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from imagebridge._emulator import EmulatorConfig, EmulatorServer
 
 from ._config import REPO_ROOT, Settings
+from ._proc import pgserver
 from ._report import Check, SectionResult, Table
 from ._stats import ratio
 
 TOLERANCE = 0.05
 SCALING_TARGET = 3.5
-
-
-def _pgserver() -> ModuleType:
-    """``tests/pgserver.py`` (not a package: loaded from its file)."""
-    spec = importlib.util.spec_from_file_location("pgserver", REPO_ROOT / "tests" / "pgserver.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 async def _span(dsn: str, batch_id: str) -> tuple[int, float]:
@@ -120,8 +109,8 @@ def _run(
 
 def run(settings: Settings) -> SectionResult:
     result = SectionResult("shared", "10. Shared batches: 1-4 worker processes over PostgreSQL")
-    pgserver = _pgserver()
-    why = pgserver.available()
+    pg_module = pgserver()
+    why = pg_module.available()
     table = Table(["workers", "items", "items/s", "vs 1 worker", "requests/min", "accepted"])
     result.tables.append(table)
     if why is not None:
@@ -132,7 +121,7 @@ def run(settings: Settings) -> SectionResult:
         return result
     config = EmulatorConfig(task_duration=settings.shared_task_duration, api_key=None)
     runs: list[dict[str, Any]] = []
-    with pgserver.PostgresServer() as pg, EmulatorServer(config) as server:
+    with pg_module.PostgresServer() as pg, EmulatorServer(config) as server:
         for workers in (1, 2, 3, 4):
             count = settings.shared_per_worker * workers
             runs.append(_run(pg.dsn, server, settings, workers, 0, "free", count))

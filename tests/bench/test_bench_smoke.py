@@ -27,6 +27,8 @@ SECTIONS = {
     "streaming",
     "routes",
     "shared",
+    "ready",
+    "paths",
 }
 
 
