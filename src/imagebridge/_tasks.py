@@ -46,6 +46,15 @@ class TaskHandle(BaseModel):
         """This handle with ``redactor``'s secrets replaced (itself when it has none)."""
         if not redactor:
             return self  # no key (or none long enough to be one): nothing to look for
+        # The common case, a handle with no secret in it, is decided on its JSON: one scan
+        # instead of one per string (15 us -> 2 us, twice per journaled task). Sound only
+        # when the JSON has no backslash: then no string in the handle held a backslash, a
+        # quote or a control character (the only ones JSON escapes), so every string is in
+        # the JSON verbatim and any spelling of a secret in one is found in it. A match the
+        # JSON alone makes (across two strings) only sends the handle down the full path.
+        text = self.to_json()
+        if "\\" not in text and redactor.text(text) == text:
+            return self
         data = self.model_dump()
         clean = redactor.obj(data)
         return self if clean == data else TaskHandle.model_validate(clean)

@@ -3,6 +3,7 @@ observers or downloads from other hosts."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import traceback
 from typing import Any
@@ -255,3 +256,55 @@ async def test_inline_results_do_not_touch_the_network_again(mode: str) -> None:
         result = await client.generate("a cube")
         await client.read(result.images[0])
     assert len(network.sent) == 1
+
+
+#: How a server may echo a key back into a task (its id, its state): each must be scrubbed
+#: from the journaled handle, the backslash-escaped spellings included (JSON doubles their
+#: backslashes, so the handle's JSON alone would not show them).
+_KEY = "sk-HANDLECHECK-5b1e0c9d7a"
+_SPELLINGS = {
+    "raw": _KEY,
+    "json-escaped": "".join(f"\\u{ord(c):04x}" for c in _KEY),
+    "python-escaped": "".join(f"\\x{ord(c):02x}" for c in _KEY),
+    "percent": "".join(f"%{b:02X}" for b in _KEY.encode()),
+    "html-references": "".join(f"&#{ord(c)};" for c in _KEY),
+    "hex": _KEY.encode().hex(),
+    "base64": base64.b64encode(b"user:" + _KEY.encode()).decode(),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(_SPELLINGS))
+@pytest.mark.parametrize("where", ["task_id", "model", "adapter_state", "state_key"])
+def test_a_task_handle_is_scrubbed_of_every_spelling_of_the_key(spelling: str, where: str) -> None:
+    from imagebridge import TaskHandle
+    from imagebridge._redact import REDACTED, Redactor
+
+    echo = _SPELLINGS[spelling]
+    fields: dict[str, Any] = {"provider": "p", "base_url": "https://api.example/v1"}
+    fields["task_id"] = f"t-{echo}" if where == "task_id" else "t-1"
+    if where == "model":
+        fields["model"] = f"m {echo}"
+    if where == "adapter_state":
+        fields["adapter_state"] = {"nested": [{"echo": f"said {echo}"}]}
+    if where == "state_key":
+        fields["adapter_state"] = {echo: 1}
+    handle = TaskHandle(**fields)
+    clean = handle.scrubbed(Redactor([_KEY]))
+    dumped = str(clean.model_dump())
+    assert echo not in dumped
+    assert _KEY not in dumped
+    assert REDACTED in dumped
+    assert clean.to_json().count(REDACTED) == 1
+
+
+def test_a_task_handle_without_the_key_is_kept_as_it_is() -> None:
+    from imagebridge import TaskHandle
+    from imagebridge._redact import Redactor
+
+    handle = TaskHandle(
+        provider="p",
+        base_url="https://api.example/v1",
+        task_id="t-1",
+        adapter_state={"compat": "apimart", "path": "C:\\tasks\\1", "quote": 'say "hi"'},
+    )
+    assert handle.scrubbed(Redactor([_KEY])) is handle
