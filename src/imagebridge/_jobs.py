@@ -36,6 +36,7 @@ from ._errors import (
 )
 from ._flow import Accepted, PartialImage, Progress, ProgressCallback
 from ._journal import JournalEntry, JournalState, TaskJournal
+from ._ledger import SpendCall
 from ._reading import too_large
 from ._redact import Redactor
 from ._result import ImageResult
@@ -72,12 +73,27 @@ class TaskRecorder:
         if journal is not None:
             journal.scrub_with(redactor)
 
-    def accepted(self, task: TaskHandle, label: str | None = None) -> None:
-        if self.journal is not None:
+    def accepted(
+        self, task: TaskHandle, label: str | None = None, cost: CallCost | None = None
+    ) -> None:
+        """Journal an accepted task; with ``cost``, its call goes to the ledger in the same
+        commit (two writes, one commit: a commit is most of what journaling costs)."""
+        if self.journal is None:
+            return
+        if cost is None or cost.row is not None:
             try:
                 self.journal.record(task, label=label)
             except Exception as exc:
                 self._warn(task, exc)
+            return
+        spend = SpendCall(cost.plan.provider, cost.plan.model, cost.estimate.usd)
+        try:
+            cost.row = self.journal.record(task, label=label, spend=spend)
+        except Exception:
+            # Each write on its own: a ledger that cannot be written never costs the task
+            # its record (nor the reverse).
+            self.accepted(task, label)
+            self.spent(cost, task, label, None)
 
     def mark(
         self,
@@ -92,6 +108,24 @@ class TaskRecorder:
                 self.journal.mark(task, state, paths=paths, error=error)
             except Exception as exc:
                 self._warn(task, exc)
+
+    def fetched(
+        self, task: TaskHandle, label: str | None, cost: CallCost | None, paid: Cost | None
+    ) -> None:
+        """Mark ``task`` fetched; with ``cost`` (its call) and ``paid``, the ledger row gets
+        the actual cost in the same commit when it was written at acceptance."""
+        if self.journal is None:
+            return
+        if cost is not None and cost.row is not None and paid is not None:
+            try:
+                self.journal.mark(task, "fetched", spend_row=cost.row, actual=paid.usd)
+            except Exception:  # noqa: S110 (each on its own below, as in accepted)
+                pass
+            else:
+                return
+        if cost is not None:
+            self.spent(cost, task, label, paid)
+        self.mark(task, "fetched")
 
     def saved(self, task: TaskHandle, paths: Sequence[str | os.PathLike[str]]) -> None:
         self.mark(task, "saved", paths=paths)
@@ -199,10 +233,9 @@ class Job(Limits):
     def accepted(self, task: TaskHandle) -> None:
         """The provider accepted ``task``: journal it now, before anything waits on it."""
         self.task = task
-        self.settings.recorder.accepted(task, self.label)
         if self.cost is not None:
             self.cost.keep()  # accepted: the task may be paid, whatever happens next
-            self.settings.recorder.spent(self.cost, task, self.label, None)
+        self.settings.recorder.accepted(task, self.label, self.cost)
         self.trace.accepted(task)
 
     def partial(self, event: PartialImage) -> PartialImage:
@@ -214,11 +247,11 @@ class Job(Limits):
     def finished(self, value: T) -> T:
         """A flow's result, with its task attached and journaled as fetched."""
         if isinstance(value, ImageResult):
+            paid = None
             if self.cost is not None:
-                # Before anything else can fail: the call was answered, so it is paid.
+                # The call was answered, so it is paid, whatever fails next.
                 paid = self.cost.actual(value.usage)
                 self.cost.settle(paid)
-                self.settings.recorder.spent(self.cost, self.task, self.label, paid)
                 value.cost = paid if paid.usd is not None else self.cost.estimate
                 if value.cost.usd is None and self.cost.budget is not None:
                     value.warnings.append(
@@ -228,14 +261,21 @@ class Job(Limits):
                             " budget counted it as $0",
                         )
                     )
-            self.check_inline(value)
-            task = self.task
+            recorder, task = self.settings.recorder, self.task
+            try:
+                self.check_inline(value)
+            except BaseException:
+                if self.cost is not None:
+                    recorder.spent(self.cost, task, self.label, paid)
+                raise
             if task is not None:
                 if task not in value.tasks:
                     value.tasks.append(task)
                 if task.task_id not in value.task_ids:
                     value.task_ids.append(task.task_id)
-                self.settings.recorder.mark(task, "fetched")
+                recorder.fetched(task, self.label, self.cost, paid)
+            elif self.cost is not None:
+                recorder.spent(self.cost, None, self.label, paid)
         self.trace.finished(value)
         return value
 

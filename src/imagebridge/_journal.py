@@ -44,6 +44,7 @@ from ._journal_sqlite import SqliteStore
 from ._journal_store import JournalStore, is_dsn
 from ._ledger import (
     Since,
+    SpendCall,
     SpendRow,
     SpendSummary,
     read_decimal,
@@ -141,15 +142,25 @@ class TaskJournal:
         the task is resumed, so it stays resumable."""
         self._redactor = self._redactor | redactor
 
-    def record(self, task: TaskHandle, *, label: str | None = None) -> None:
-        """Write an accepted task (before anything waits on it)."""
+    def record(
+        self, task: TaskHandle, *, label: str | None = None, spend: SpendCall | None = None
+    ) -> int | None:
+        """Write an accepted task (before anything waits on it). With ``spend``, the call
+        that made it goes to the spend ledger in the same commit: the ledger row's id."""
         task, label = task.scrubbed(self._redactor), self._redactor.obj(label)
         now = time.time()
-        self._store.record_task(
+        ledger = None
+        if spend is not None:
+            ledger = (
+                *(spend.provider, spend.model, task.task_id, label),
+                *(to_text(spend.estimate), None, now, now),
+            )
+        return self._store.record_task(
             (
                 *(task.provider, task.base_url, task.task_id, task.to_json(), "accepted"),
                 *(label, None, None, now, now),
-            )
+            ),
+            ledger,
         )
 
     def mark(
@@ -159,9 +170,12 @@ class TaskJournal:
         *,
         paths: Sequence[str | os.PathLike[str]] = (),
         error: str | None = None,
+        spend_row: int | None = None,
+        actual: Decimal | None = None,
     ) -> None:
         """Move a task to ``fetched``, ``saved``, ``failed`` or ``cancelled`` (recording it if
-        unknown)."""
+        unknown). With ``spend_row``, that ledger row's actual cost is set to ``actual`` in
+        the same commit (as :meth:`update_spend` does)."""
         task, error = task.scrubbed(self._redactor), self._redactor.obj(error)
         paths = [self._redactor.text(str(p)) for p in paths]
         now = time.time()
@@ -170,7 +184,8 @@ class TaskJournal:
                 *(task.provider, task.base_url, task.task_id, task.to_json(), state, None),
                 json.dumps([str(p) for p in paths]) if paths else None,
                 *(error, now, now),
-            )
+            ),
+            None if spend_row is None else (spend_row, to_text(actual), now),
         )
 
     def entries(

@@ -30,6 +30,7 @@ from ._journal_schema import PG_MIGRATIONS, PG_SCHEMA, steps_after
 from ._journal_store import (
     FILTER_COLUMNS,
     SpendRecord,
+    SpendUpdate,
     SpendValues,
     TaskRow,
     TaskValues,
@@ -54,6 +55,28 @@ CONNECT_TIMEOUT = 10
 _LOCK_KEY = 0x69_62_6A_72
 _FIRST_DELAY, _MAX_DELAY = 0.1, 2.0
 _S = PG_SCHEMA
+#: The writes (see :class:`~imagebridge._journal_store.JournalStore`): tasks are upserted.
+_RECORD: Any = (
+    f"INSERT INTO {_S}.tasks AS t VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608
+    " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
+    " handle = excluded.handle, label = COALESCE(excluded.label, t.label),"
+    " updated_at = excluded.updated_at"
+)
+_MARK: Any = (
+    f"INSERT INTO {_S}.tasks AS t VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608
+    " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
+    " state = excluded.state, paths = COALESCE(excluded.paths, t.paths),"
+    " error = excluded.error, updated_at = excluded.updated_at"
+)
+_SPEND: Any = (
+    f"INSERT INTO {_S}.spend (provider, model, task_id, label, estimate, actual,"  # noqa: S608
+    " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
+#: Parameters: actual, updated_at, id.
+_UPDATE_SPEND: Any = (
+    f"UPDATE {_S}.spend SET actual = COALESCE(%s, actual), updated_at = %s"  # noqa: S608
+    " WHERE id = %s"
+)
 
 
 class PostgresStore:
@@ -226,27 +249,22 @@ class PostgresStore:
         self._migrated = True
 
     # -- rows ---------------------------------------------------------------------------------
-    def record_task(self, values: TaskValues) -> None:
-        self._run(
-            lambda db: db.execute(
-                f"INSERT INTO {_S}.tasks AS t VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608
-                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
-                " handle = excluded.handle, label = COALESCE(excluded.label, t.label),"
-                " updated_at = excluded.updated_at",
-                values,
-            )
-        )
+    def record_task(self, values: TaskValues, spend: SpendValues | None = None) -> int | None:
+        if spend is None:
+            self._run(lambda db: db.execute(_RECORD, values))
+            return None
+        # One statement (a data-modifying WITH): one round trip, one commit for both rows.
+        query = f"WITH task AS ({_RECORD}) {_SPEND}"
+        row = self._run(lambda db: db.execute(cast("Any", query), (*values, *spend)).fetchone())
+        return int(row[0]) if row else 0
 
-    def mark_task(self, values: TaskValues) -> None:
-        self._run(
-            lambda db: db.execute(
-                f"INSERT INTO {_S}.tasks AS t VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"  # noqa: S608
-                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
-                " state = excluded.state, paths = COALESCE(excluded.paths, t.paths),"
-                " error = excluded.error, updated_at = excluded.updated_at",
-                values,
-            )
-        )
+    def mark_task(self, values: TaskValues, spend: SpendUpdate | None = None) -> None:
+        if spend is None:
+            self._run(lambda db: db.execute(_MARK, values))
+            return
+        row, actual, now = spend
+        query = f"WITH task AS ({_MARK}) {_UPDATE_SPEND}"
+        self._run(lambda db: db.execute(cast("Any", query), (*values, actual, now, row)))
 
     def select_tasks(
         self, states: Sequence[str] | None, filters: Sequence[tuple[str, str]]
@@ -271,23 +289,11 @@ class PostgresStore:
         return cast("list[TaskRow]", rows)
 
     def insert_spend(self, values: SpendValues) -> int:
-        row = self._run(
-            lambda db: db.execute(
-                f"INSERT INTO {_S}.spend (provider, model, task_id, label, estimate, actual,"  # noqa: S608
-                " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                values,
-            ).fetchone()
-        )
+        row = self._run(lambda db: db.execute(_SPEND, values).fetchone())
         return int(row[0]) if row else 0
 
     def update_spend(self, row: int, actual: str | None, now: float) -> None:
-        self._run(
-            lambda db: db.execute(
-                f"UPDATE {_S}.spend SET actual = COALESCE(%s, actual), updated_at = %s"  # noqa: S608
-                " WHERE id = %s",
-                (actual, now, row),
-            )
-        )
+        self._run(lambda db: db.execute(_UPDATE_SPEND, (actual, now, row)))
 
     def select_spend(self, since: float) -> list[SpendRecord]:
         rows = self._run(

@@ -27,6 +27,7 @@ from ._journal_schema import SCHEMA_VERSION, SQLITE_MIGRATIONS, steps_after
 from ._journal_store import (
     FILTER_COLUMNS,
     SpendRecord,
+    SpendUpdate,
     SpendValues,
     TaskRow,
     TaskValues,
@@ -45,6 +46,27 @@ _COLUMNS = frozenset(
         *("label", "paths", "error", "created_at", "updated_at"),
     }
 )
+
+
+#: The writes (see :class:`~imagebridge._journal_store.JournalStore`): tasks are upserted.
+_RECORD = (
+    "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
+    " handle = excluded.handle, label = COALESCE(excluded.label, tasks.label),"
+    " updated_at = excluded.updated_at"
+)
+_MARK = (
+    "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
+    " state = excluded.state, paths = COALESCE(excluded.paths, tasks.paths),"
+    " error = excluded.error, updated_at = excluded.updated_at"
+)
+_SPEND = (
+    "INSERT INTO spend (provider, model, task_id, label, estimate, actual, created_at,"
+    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+#: Parameters in :data:`~imagebridge._journal_store.SpendUpdate`'s order: id, actual, now.
+_UPDATE_SPEND = "UPDATE spend SET actual = COALESCE(?2, actual), updated_at = ?3 WHERE id = ?1"
 
 
 class SqliteStore:
@@ -136,25 +158,16 @@ class SqliteStore:
                 self._connection.close()
                 self._connection = None
 
-    def record_task(self, values: TaskValues) -> None:
+    def record_task(self, values: TaskValues, spend: SpendValues | None = None) -> int | None:
         with self._connect() as db:
-            db.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
-                " handle = excluded.handle, label = COALESCE(excluded.label, tasks.label),"
-                " updated_at = excluded.updated_at",
-                values,
-            )
+            db.execute(_RECORD, values)
+            return None if spend is None else int(db.execute(_SPEND, spend).lastrowid or 0)
 
-    def mark_task(self, values: TaskValues) -> None:
+    def mark_task(self, values: TaskValues, spend: SpendUpdate | None = None) -> None:
         with self._connect() as db:
-            db.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (provider, base_url, task_id) DO UPDATE SET"
-                " state = excluded.state, paths = COALESCE(excluded.paths, tasks.paths),"
-                " error = excluded.error, updated_at = excluded.updated_at",
-                values,
-            )
+            db.execute(_MARK, values)
+            if spend is not None:
+                db.execute(_UPDATE_SPEND, spend)
 
     def select_tasks(
         self, states: Sequence[str] | None, filters: Sequence[tuple[str, str]]
@@ -180,19 +193,11 @@ class SqliteStore:
 
     def insert_spend(self, values: SpendValues) -> int:
         with self._connect() as db:
-            cursor = db.execute(
-                "INSERT INTO spend (provider, model, task_id, label, estimate, actual,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
-            return int(cursor.lastrowid or 0)
+            return int(db.execute(_SPEND, values).lastrowid or 0)
 
     def update_spend(self, row: int, actual: str | None, now: float) -> None:
         with self._connect() as db:
-            db.execute(
-                "UPDATE spend SET actual = COALESCE(?, actual), updated_at = ? WHERE id = ?",
-                (actual, now, row),
-            )
+            db.execute(_UPDATE_SPEND, (row, actual, now))
 
     def select_spend(self, since: float) -> list[SpendRecord]:
         with self._connect() as db:

@@ -20,7 +20,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ._errors import ConfigurationError
 
-__all__ = ["JournalStore", "SpendValues", "TaskRow", "TaskValues", "is_dsn", "shown_dsn"]
+__all__ = [
+    "JournalStore",
+    "SpendUpdate",
+    "SpendValues",
+    "TaskRow",
+    "TaskValues",
+    "is_dsn",
+    "shown_dsn",
+]
 
 #: A task to upsert: provider, base_url, task_id, handle JSON, state, label, paths JSON,
 #: error, created_at, updated_at (the ``tasks`` table's columns, in order).
@@ -30,6 +38,8 @@ TaskRow = tuple[str, str, str | None, str | None, str | None, float, float]
 #: A ledger row written: provider, model, task_id, label, estimate, actual (TEXT decimals),
 #: created_at, updated_at.
 SpendValues = tuple[str, str, str | None, str | None, str | None, str | None, float, float]
+#: A ledger row's update: its id, the actual cost (TEXT decimal; None leaves it), updated_at.
+SpendUpdate = tuple[int, str | None, float]
 #: A ledger row read back: id, then :data:`SpendValues`.
 SpendRecord = tuple[int, str, str, str | None, str | None, str | None, str | None, float, float]
 
@@ -55,14 +65,16 @@ class JournalStore(Protocol):
         when it cannot be used."""
         ...
 
-    def record_task(self, values: TaskValues) -> None:
+    def record_task(self, values: TaskValues, spend: SpendValues | None = None) -> int | None:
         """Insert an accepted task, or on a known one update its handle, its label (unless
-        None) and ``updated_at``."""
+        None) and ``updated_at``. With ``spend``, also write that ledger row, committed with
+        the task (one commit, one round trip): its id."""
         ...
 
-    def mark_task(self, values: TaskValues) -> None:
+    def mark_task(self, values: TaskValues, spend: SpendUpdate | None = None) -> None:
         """Insert a task in ``values``' state, or on a known one update its state, its paths
-        (unless None), its error and ``updated_at``."""
+        (unless None), its error and ``updated_at``. With ``spend``, also update that ledger
+        row as :meth:`update_spend` does, committed with the task."""
         ...
 
     def select_tasks(

@@ -17,7 +17,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["MIGRATIONS", "SpendRow", "SpendSummary", "summarize"]
+__all__ = ["MIGRATIONS", "SpendCall", "SpendRow", "SpendSummary", "summarize"]
 
 #: ``since=``: seconds since the epoch, a datetime (naive: UTC), or a date (its midnight UTC).
 Since = float | datetime.datetime | datetime.date | None
@@ -42,6 +42,16 @@ CREATE TABLE IF NOT EXISTS spend (
 CREATE INDEX IF NOT EXISTS spend_created ON spend (created_at);
 """,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SpendCall:
+    """A call to write to the ledger with the task it made: the provider, the model and the
+    estimate (US dollars; None: not known). The task gives the row its task id and label."""
+
+    provider: str
+    model: str
+    estimate: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ secrets, and the spend ledger adds up; writers in many threads lose nothing."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from imagebridge import ConfigurationError, TaskHandle, TaskJournal
+from imagebridge._ledger import SpendCall
 from imagebridge._redact import Redactor
 
 from .conftest import KEY
@@ -184,3 +186,54 @@ def test_without_psycopg_a_postgresql_journal_says_which_extra_to_install() -> N
         "task journal 'postgresql://app@127.0.0.1:1/db' is a PostgreSQL database, which needs"
         " psycopg: pip install 'imagebridge[postgres]'"
     )
+
+
+def _drop_the_ledger(location: str) -> None:
+    """Drop the spend table behind the journal's back (another program, a bad migration)."""
+    if location.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as db:
+            db.execute("DROP TABLE imagebridge_journal.spend")
+    else:
+        with sqlite3.connect(location) as db:
+            db.execute("DROP TABLE spend")
+
+
+def test_a_task_and_its_ledger_row_are_written_in_one_commit(location: str, opened: Opener) -> None:
+    journal = opened(location)
+    journal.scrub_with(Redactor([KEY]))
+    task = handle(f"t-{KEY}")
+    call = SpendCall(provider="dimilinks", model="gpt-image-2", estimate=Decimal("0.03"))
+    row = journal.record(task, label=f"item {KEY}", spend=call)
+    assert row is not None
+    [spent] = journal.spend()
+    assert (spent.id, spent.provider, spent.model, spent.estimate, spent.actual) == (
+        row,
+        "dimilinks",
+        "gpt-image-2",
+        Decimal("0.03"),
+        None,
+    )
+    assert (spent.task_id, spent.label) == ("t-[REDACTED]", "item [REDACTED]")
+    journal.mark(task, "fetched", spend_row=row, actual=Decimal("0.029"))
+    journal.mark(task, "saved", spend_row=row, actual=None)  # None leaves the actual cost
+    [entry] = journal.entries()
+    assert entry.state == "saved"
+    [spent] = journal.spend()
+    assert spent.actual == Decimal("0.029")
+
+
+def test_when_the_ledger_cannot_be_written_neither_row_is(location: str, opened: Opener) -> None:
+    """One commit: a task written with its ledger row is written whole or not at all (the
+    client then writes the task alone, see test_clients)."""
+    journal = opened(location)
+    journal.record(handle("first"))
+    _drop_the_ledger(location)
+    call = SpendCall(provider="dimilinks", model="gpt-image-2", estimate=None)
+    with pytest.raises(ConfigurationError, match="cannot be used"):
+        journal.record(handle("second"), spend=call)
+    assert [e.task.task_id for e in journal.entries()] == ["first"]
+    with pytest.raises(ConfigurationError, match="cannot be used"):
+        journal.mark(handle("first"), "fetched", spend_row=1, actual=Decimal(1))
+    assert [e.state for e in journal.entries()] == ["accepted"]

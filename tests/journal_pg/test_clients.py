@@ -21,6 +21,7 @@ from imagebridge import (
     AsyncImageClient,
     ConfigurationError,
     ImageClient,
+    ImageTimeoutError,
     Route,
     TaskHandle,
     TaskJournal,
@@ -203,3 +204,31 @@ def test_routed_clients_share_one_postgresql_journal(dsn: str, server: EmulatorS
         ]
     finally:
         journal.close()
+
+
+def test_a_ledger_that_cannot_be_written_never_costs_a_task_its_record(
+    location: str, server: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The task and its ledger row go in one commit at acceptance; when the ledger part
+    fails, the task is written on its own, there and then (a call that times out next
+    leaves it journaled, resumable), and the ledger's failure is logged."""
+    from .test_backends import _drop_the_ledger
+
+    setup = TaskJournal(location)  # made (a new SQLite file waits for its first task)
+    setup.record(TaskHandle(provider="other", base_url="http://x/v1", task_id="setup"))
+    setup.close()
+    _drop_the_ledger(location)
+    base = server.url("dimilinks")
+    with ImageClient("dimilinks", api_key=KEY, base_url=base, journal=location) as client:
+        assert client.journal is not None
+        with (
+            caplog.at_level(logging.WARNING, logger="imagebridge"),
+            pytest.raises(ImageTimeoutError) as info,
+        ):
+            client.generate("a lighthouse", timeout=0.15)  # the task takes 0.2 s
+        [entry] = client.journal.entries(provider="dimilinks")
+    assert entry.task.task_id == info.value.task_id
+    assert entry.state == "accepted"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("could not write the spend ledger" in w for w in warnings), warnings
+    assert not any("could not journal task" in w for w in warnings), warnings
