@@ -216,6 +216,19 @@ def _script() -> str:
     return found
 
 
+def test_the_announced_socket_already_listens() -> None:
+    """``serve`` prints its address once bound: a client connecting at once (before uvicorn
+    runs) must wait in the backlog, not be refused."""
+    from imagebridge._emulator._server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname(), timeout=5):
+            pass
+    finally:
+        sock.close()
+
+
 def test_serve_on_port_0_serves_on_a_free_port_and_names_it() -> None:
     process = subprocess.Popen(
         [_script(), "serve", "--port", "0", "--dialect", "dimilinks"],

@@ -24,7 +24,9 @@ _Server = TypeVar("_Server", bound="BackgroundServer")
 
 
 def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A TCP socket bound to ``host:port`` (port 0: a free one; ``getsockname()`` tells which).
+    """A TCP socket bound to ``host:port`` (port 0: a free one; ``getsockname()`` tells which)
+    and listening: a client that connects as soon as the address is announced waits in the
+    backlog until the server accepts, rather than being refused.
 
     Raises :class:`OSError` when the address is taken or not allowed, before anything runs.
     """
@@ -35,6 +37,7 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
     except BaseException:
         sock.close()
         raise
