@@ -53,9 +53,10 @@ class ReplicateOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     #: Seconds ``generate()``/``edit()`` ask Replicate to hold the create request open
-    #: (``Prefer: wait=N``, 1-60) before polling; 0 sends no ``Prefer`` header. Keep it
-    #: below the client's ``request_timeout`` (120 s by default): a create whose answer does
-    #: not come in time has made a prediction whose id is lost. ``submit()`` never waits.
+    #: (``Prefer: wait=N``, 1-60) before polling; 0 sends no ``Prefer`` header. The driver
+    #: asks for less when the call's deadline or read timeout leaves less (minus 2 s for
+    #: the answer): a held create that outlasted them would lose its prediction's id.
+    #: ``submit()`` never waits.
     wait: int = Field(default=5, ge=0, le=60)
     #: ``output_quality`` (0-100) of jpg and webp outputs.
     output_quality: int | None = Field(default=None, ge=0, le=100)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -191,6 +192,7 @@ class DriverBase:
             if remaining <= 0:
                 raise self._timeout(job)
             timeouts = {key: _min(value, remaining) for key, value in timeouts.items()}
+        cap_hold(request, timeouts.get("read"))
         request.extensions["timeout"] = timeouts
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("-> %s %s", request.method, self._redactor.text(str(request.url)))
@@ -327,6 +329,40 @@ class DriverBase:
             " made and was not requested again (that could pay twice)",
             provider=self.provider,
         )
+
+
+#: What a server's hold leaves of a request's bound, for the answer to arrive in (seconds).
+HOLD_MARGIN = 2.0
+#: RFC 7240's ``wait`` preference in a ``Prefer`` header (bare ``wait``: Replicate's 60 s).
+_PREFER_WAIT = re.compile(r"(?i)(?<![\w-])wait(?:\s*=\s*(\d+))?(?![\w-])")
+_BARE_WAIT = 60
+
+
+def cap_hold(request: httpx.Request, bound: float | None) -> None:
+    """A request that asks the server to hold it (``Prefer: wait=N``, e.g. Replicate's
+    create) never asks for longer than it may take: N is cut to its read bound (the time
+    left before the deadline, or the read timeout) minus :data:`HOLD_MARGIN`, and the
+    preference is dropped when under a second would be left. Otherwise the server would
+    hold the request past its bound: a prediction made (and paid for) whose answer, and
+    with it its id, would never arrive."""
+    prefer = request.headers.get("prefer")
+    if prefer is None or bound is None:
+        return
+    found = _PREFER_WAIT.search(prefer)
+    if found is None:
+        return
+    allowed = int(bound - HOLD_MARGIN)
+    if int(found[1] or _BARE_WAIT) <= allowed:
+        return
+    head, tail = prefer[: found.start()], prefer[found.end() :]
+    if allowed >= 1:
+        request.headers["prefer"] = f"{head}wait={allowed}{tail}"
+        return
+    rest = f"{head.rstrip(' ,;')}, {tail.lstrip(' ,;')}".strip(" ,;")
+    if rest:
+        request.headers["prefer"] = rest
+    else:
+        del request.headers["prefer"]
 
 
 def _min(a: float | None, b: float) -> float:

@@ -17,6 +17,7 @@ from imagebridge import (
     ConfigurationError,
     ContentPolicyError,
     ImageClient,
+    ImageTimeoutError,
     InsufficientBalanceError,
     InvalidRequestError,
     RateLimitError,
@@ -25,9 +26,9 @@ from imagebridge import (
     TaskFailedError,
     TaskJournal,
 )
-from imagebridge._emulator import EmulatorServer
+from imagebridge._emulator import EmulatorConfig, EmulatorServer
 
-from .conftest import log, opened, read, run, save
+from .conftest import KEY, log, opened, read, run, save
 
 pytestmark = pytest.mark.anyio
 NO_RETRY = RetryPolicy(max_retries=0)
@@ -63,6 +64,24 @@ async def test_generate_finished_under_prefer_wait_needs_no_poll(
     assert [e for e in traffic if "/predictions/" in e["path"]] == []  # no poll
     assert result.task_id in server.app_state.tasks
     assert result.warnings == []
+
+
+@pytest.mark.parametrize(("timeout", "prefer"), [(3.5, "wait=1"), (2.5, None)])
+async def test_prefer_wait_never_outlasts_the_deadline(
+    mode: str, timeout: float, prefer: str | None
+) -> None:
+    """A create held past the call's deadline would make a prediction whose id never
+    arrives: the wait asked for is cut to what the deadline leaves (minus 2 s for the
+    answer), or dropped, so the call ends in a timeout that names its prediction."""
+    config = EmulatorConfig(task_duration=8.0, api_key=KEY)
+    with EmulatorServer(config) as slow:
+        async with opened(slow, mode, timeout=timeout) as c:
+            with pytest.raises(ImageTimeoutError) as info:
+                await run(c.generate(f"a slow cat {mode}", provider_options={}))  # wait=5
+        [create] = [e for e in log(slow) if e["method"] == "POST"]
+    assert create["headers"].get("prefer") == prefer
+    assert info.value.task_id is not None
+    assert info.value.task_id in slow.app_state.tasks
 
 
 async def test_generate_without_wait_polls(mode: str, server: EmulatorServer) -> None:
