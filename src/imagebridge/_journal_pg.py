@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from ._errors import ConfigurationError
 from ._journal_schema import PG_MIGRATIONS, PG_SCHEMA, steps_after
 from ._journal_store import (
-    FILTER_COLUMNS,
     SpendRecord,
     SpendUpdate,
     SpendValues,
     TaskRow,
     TaskValues,
     shown_dsn,
+    task_filter,
     unusable,
 )
 
@@ -269,18 +269,7 @@ class PostgresStore:
     def select_tasks(
         self, states: Sequence[str] | None, filters: Sequence[tuple[str, str]]
     ) -> list[TaskRow]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        if states:
-            clauses.append("state = ANY(%s)")
-            args.append(list(states))
-        for column, value in filters:
-            if column not in FILTER_COLUMNS:
-                raise ValueError(f"cannot filter tasks by {column!r}")
-            clauses.append(f"{column} = %s")
-            args.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        # Only fixed column names are formatted in; every value is a bound parameter.
+        where, args = task_filter(states, filters, "%s")
         query = (
             "SELECT handle, state, label, paths, error, created_at, updated_at"  # noqa: S608
             f" FROM {_S}.tasks{where} ORDER BY created_at"

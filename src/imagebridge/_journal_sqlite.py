@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, cast
 from ._errors import ConfigurationError
 from ._journal_schema import SCHEMA_VERSION, SQLITE_MIGRATIONS, steps_after
 from ._journal_store import (
-    FILTER_COLUMNS,
     SpendRecord,
     SpendUpdate,
     SpendValues,
     TaskRow,
     TaskValues,
+    task_filter,
     unusable,
 )
 
@@ -172,18 +172,7 @@ class SqliteStore:
     def select_tasks(
         self, states: Sequence[str] | None, filters: Sequence[tuple[str, str]]
     ) -> list[TaskRow]:
-        clauses: list[str] = []
-        args: list[str] = []
-        if states:
-            clauses.append(f"state IN ({', '.join('?' * len(states))})")
-            args.extend(states)
-        for column, value in filters:
-            if column not in FILTER_COLUMNS:
-                raise ValueError(f"cannot filter tasks by {column!r}")
-            clauses.append(f"{column} = ?")
-            args.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        # Only fixed column names are formatted in; every value is a bound parameter.
+        where, args = task_filter(states, filters, "?")
         query = (
             "SELECT handle, state, label, paths, error, created_at, updated_at FROM tasks"  # noqa: S608
             f"{where} ORDER BY created_at"

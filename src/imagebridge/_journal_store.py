@@ -28,6 +28,7 @@ __all__ = [
     "TaskValues",
     "is_dsn",
     "shown_dsn",
+    "task_filter",
 ]
 
 #: A task to upsert: provider, base_url, task_id, handle JSON, state, label, paths JSON,
@@ -105,6 +106,25 @@ class JournalStore(Protocol):
 
 #: Columns a filter may name: only these are ever formatted into SQL.
 FILTER_COLUMNS = frozenset({"provider", "task_id", "label"})
+
+
+def task_filter(
+    states: Sequence[str] | None, filters: Sequence[tuple[str, str]], mark: str
+) -> tuple[str, list[str]]:
+    """The ``WHERE`` clause of a tasks query (empty for none) and its parameters, with
+    ``mark`` as the placeholder (SQLite's ``?``, psycopg's ``%s``). Only the fixed column
+    names of :data:`FILTER_COLUMNS` are formatted in; every value is a bound parameter."""
+    clauses: list[str] = []
+    args: list[str] = []
+    if states:
+        clauses.append(f"state IN ({', '.join([mark] * len(states))})")
+        args.extend(states)
+    for column, value in filters:
+        if column not in FILTER_COLUMNS:
+            raise ValueError(f"cannot filter tasks by {column!r}")
+        clauses.append(f"{column} = {mark}")
+        args.append(value)
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), args
 
 
 def is_dsn(location: object) -> bool:
