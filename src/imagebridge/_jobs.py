@@ -109,14 +109,18 @@ class TaskRecorder:
             except Exception as exc:
                 self._warn(task, exc)
 
-    def fetched(
-        self, task: TaskHandle, label: str | None, cost: CallCost | None, paid: Cost | None
+    def answered(
+        self,
+        task: TaskHandle | None,
+        label: str | None,
+        cost: CallCost | None,
+        paid: Cost | None,
     ) -> None:
-        """Mark ``task`` fetched; with ``cost`` (its call) and ``paid``, the ledger row gets
-        the actual cost in the same commit when it was written at acceptance."""
+        """A call was answered: its ledger row gets ``paid`` (written now if it was not at
+        acceptance) and its task, if any, is marked fetched; in one commit when both go."""
         if self.journal is None:
             return
-        if cost is not None and cost.row is not None and paid is not None:
+        if task is not None and cost is not None and cost.row is not None and paid is not None:
             try:
                 self.journal.mark(task, "fetched", spend_row=cost.row, actual=paid.usd)
             except Exception:  # noqa: S110 (each on its own below, as in accepted)
@@ -125,7 +129,8 @@ class TaskRecorder:
                 return
         if cost is not None:
             self.spent(cost, task, label, paid)
-        self.mark(task, "fetched")
+        if task is not None:
+            self.mark(task, "fetched")
 
     def saved(self, task: TaskHandle, paths: Sequence[str | os.PathLike[str]]) -> None:
         self.mark(task, "saved", paths=paths)
@@ -273,9 +278,7 @@ class Job(Limits):
                     value.tasks.append(task)
                 if task.task_id not in value.task_ids:
                     value.task_ids.append(task.task_id)
-                recorder.fetched(task, self.label, self.cost, paid)
-            elif self.cost is not None:
-                recorder.spent(self.cost, None, self.label, paid)
+            recorder.answered(task, self.label, self.cost, paid)
         self.trace.finished(value)
         return value
 
