@@ -353,7 +353,12 @@ def _entry_points() -> dict[importlib.metadata.EntryPoint, Origin]:
     # ``dist.name`` or ``dist.version`` is asked for): once per distribution, not per entry
     # point. Entry points of one distribution share its object.
     origins: dict[int, Origin] = {}
-    found = {ep: origins.setdefault(id(ep.dist), _origin(ep.dist)) for ep in seen.values()}
+    found: dict[importlib.metadata.EntryPoint, Origin] = {}
+    for entry_point in seen.values():
+        dist = entry_point.dist
+        if id(dist) not in origins:
+            origins[id(dist)] = _origin(dist)
+        found[entry_point] = origins[id(dist)]
     return dict(
         sorted(found.items(), key=lambda item: (item[1][0] != BUILT_IN_DISTRIBUTION, item[0].name))
     )
