@@ -13,7 +13,7 @@ the reply reported is.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -134,11 +134,12 @@ def _images(count: int) -> str:
     return f"{count} image{'s' if count != 1 else ''}"
 
 
-#: Costs already worked out, by the price (its identity: prices are immutable) and all else a
-#: cost depends on. A client sends the same kind of request again and again, and working a
-#: cost out (a table lookup, the basis in words) took a fifth of a call's own CPU time
-#: (bench/, section 1). The price is kept in the value, so its id is not reused while the
-#: entry lives; the memo is cleared when full.
+#: Costs already worked out, estimates and costs from reported usage alike, by the price (its
+#: identity: prices are immutable) and all else a cost depends on. A client sends the same
+#: kind of request again and again (and a model reports the same output tokens for the same
+#: size and quality), and working a cost out (a table lookup or the decimal sums, the basis in
+#: words) took a fifth of a call's own CPU time (bench/, section 1). The price is kept in the
+#: value, so its id is not reused while the entry lives; the memo is cleared when full.
 _MEMO: dict[tuple[Any, ...], tuple[Price, Cost]] = {}
 _MEMO_SIZE = 512
 
@@ -161,10 +162,15 @@ def _cost(
         math.ceil(len(prompt) / CHARS_PER_TOKEN) if prompt else 0,
         bool(request.reference_images) or request.mask is not None,
     )
+    return _remembered(key, price, lambda: _work_out(plan, prompt, price, origin, images, calls))
+
+
+def _remembered(key: tuple[Any, ...], price: Price, work_out: Callable[[], Cost]) -> Cost:
+    """The cost memoised under ``key`` (which starts with ``id(price)``), else worked out."""
     found = _MEMO.get(key)
     if found is not None and found[0] is price:
         return found[1]
-    cost = _work_out(plan, prompt, price, origin, images, calls)
+    cost = work_out()
     if len(_MEMO) >= _MEMO_SIZE:
         _MEMO.clear()
     _MEMO[key] = (price, cost)
@@ -242,9 +248,8 @@ def actual(
         return estimate_call(plan, prices)
     if price is None:
         return Cost.unknown(f"{model}: no price known")
-    cite = _cite(price, origin)
     if usage is None or usage.output_tokens is None:
-        return Cost.unknown(f"{model}: the reply reported no token usage {cite}")
+        return Cost.unknown(f"{model}: the reply reported no token usage {_cite(price, origin)}")
     details = usage.raw.get("input_tokens_details")
     given = details if isinstance(details, Mapping) else {}
     text, image = given.get("text_tokens"), given.get("image_tokens")
@@ -255,14 +260,24 @@ def actual(
         # No breakdown: all at the image rate if images were sent (the most it can be).
         text, image = (0, total_in) if with_images else (total_in, 0)
         exact = not with_images
+    return _remembered(
+        (id(price), origin, model, text, image, usage.output_tokens, exact),
+        price,
+        lambda: _from_usage(price, origin, model, text, image, usage.output_tokens or 0, exact),
+    )
+
+
+def _from_usage(
+    price: PerToken, origin: str, model: str, text: int, image: int, output: int, exact: bool
+) -> Cost:
     usd = (
         Decimal(text) * price.text_input
         + Decimal(image) * price.image_input
-        + Decimal(usage.output_tokens) * price.image_output
+        + Decimal(output) * price.image_output
     ) / MILLION
     basis = (
         f"{model} reported usage: {text} text + {image} image input tokens, "
-        f"{usage.output_tokens} output tokens at {price.rates()} {cite}"
+        f"{output} output tokens at {price.rates()} {_cite(price, origin)}"
     )
     return Cost(usd, basis, exact=exact)
 

@@ -4,11 +4,13 @@ cost is unknown, never 0. Actual costs come from the usage a real (emulated) rep
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from helpers import png
@@ -184,6 +186,53 @@ def test_a_gpt_image_result_costs_its_reported_usage_exactly(server, tmp_path: P
     assert result.cost.exact
     assert "reported usage" in result.cost.basis
     assert result.to_dict()["cost"]["usd"] == str(expected)
+
+
+def test_each_reply_is_costed_from_its_own_usage() -> None:
+    """Costs are memoised (a client sends the same request again and again): a reply that
+    reports other token counts than the one before still costs its own."""
+    usages = [
+        {
+            "input_tokens": 20,
+            "output_tokens": 272,
+            "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
+        },
+        {
+            "input_tokens": 20,
+            "output_tokens": 272,
+            "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
+        },
+        {
+            "input_tokens": 20,
+            "output_tokens": 1056,
+            "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
+        },
+        {
+            "input_tokens": 7,
+            "output_tokens": 272,
+            "input_tokens_details": {"text_tokens": 7, "image_tokens": 0},
+        },
+        {"input_tokens": 9, "output_tokens": 272},
+    ]
+    replies = iter(usages)
+
+    def api(request: httpx.Request) -> httpx.Response:
+        body = {"created": 1, "data": [{"b64_json": base64.b64encode(png(2, 2)).decode()}]}
+        return httpx.Response(200, json={**body, "usage": next(replies)})
+
+    transport = httpx.MockTransport(api)
+    with ImageClient("openai", api_key=KEY, journal=False, transport=transport) as client:
+        found = [client.generate("a cube", model="gpt-image-1").cost for _ in usages]
+    costs = [cost for cost in found if cost is not None]
+    expected = [
+        (D(u["input_tokens"]) * D("5.00") + D(u["output_tokens"]) * D("40.00")) / 1_000_000
+        for u in usages
+    ]
+    assert [cost.usd for cost in costs] == expected
+    assert costs[0] is costs[1]  # the same usage: worked out once
+    assert "1056 output tokens" in costs[2].basis
+    assert "7 text" in costs[3].basis
+    assert [cost.exact for cost in costs] == [True] * 5
 
 
 def test_a_dall_e_result_costs_its_per_image_price(server, tmp_path: Path) -> None:
