@@ -248,7 +248,8 @@ def actual(
         return estimate_call(plan, prices)
     if price is None:
         return Cost.unknown(f"{model}: no price known")
-    if usage is None or usage.output_tokens is None:
+    output = None if usage is None else usage.output_tokens
+    if usage is None or output is None:
         return Cost.unknown(f"{model}: the reply reported no token usage {_cite(price, origin)}")
     details = usage.raw.get("input_tokens_details")
     given = details if isinstance(details, Mapping) else {}
@@ -261,9 +262,9 @@ def actual(
         text, image = (0, total_in) if with_images else (total_in, 0)
         exact = not with_images
     return _remembered(
-        (id(price), origin, model, text, image, usage.output_tokens, exact),
+        (id(price), origin, model, text, image, output, exact),
         price,
-        lambda: _from_usage(price, origin, model, text, image, usage.output_tokens or 0, exact),
+        lambda: _from_usage(price, origin, model, text, image, output, exact),
     )
 
 

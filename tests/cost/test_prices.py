@@ -9,6 +9,7 @@ import json
 import math
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -188,32 +189,20 @@ def test_a_gpt_image_result_costs_its_reported_usage_exactly(server, tmp_path: P
     assert result.to_dict()["cost"]["usd"] == str(expected)
 
 
+def text_usage(text_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """An Images API ``usage`` of a text-only prompt, with its input breakdown."""
+    return {
+        "input_tokens": text_tokens,
+        "output_tokens": output_tokens,
+        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
+    }
+
+
 def test_each_reply_is_costed_from_its_own_usage() -> None:
     """Costs are memoised (a client sends the same request again and again): a reply that
     reports other token counts than the one before still costs its own."""
-    usages = [
-        {
-            "input_tokens": 20,
-            "output_tokens": 272,
-            "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
-        },
-        {
-            "input_tokens": 20,
-            "output_tokens": 272,
-            "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
-        },
-        {
-            "input_tokens": 20,
-            "output_tokens": 1056,
-            "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
-        },
-        {
-            "input_tokens": 7,
-            "output_tokens": 272,
-            "input_tokens_details": {"text_tokens": 7, "image_tokens": 0},
-        },
-        {"input_tokens": 9, "output_tokens": 272},
-    ]
+    usages = [text_usage(20, 272), text_usage(20, 272), text_usage(20, 1056), text_usage(7, 272)]
+    usages.append({"input_tokens": 9, "output_tokens": 272})  # no breakdown: all text
     replies = iter(usages)
 
     def api(request: httpx.Request) -> httpx.Response:
